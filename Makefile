@@ -1,0 +1,63 @@
+# The two commands a newcomer types (see README):
+#   make repro   set up .venv, materialise the default data if data/ is absent, run the whole DVC pipeline
+#   make test    set up .venv, run every notebook (nbdev-test) and the pytest suite
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# the venv's tools must be found by papermill's kernel and by dvc's stage commands
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs
+
+all: test
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# the default data: scikit-learn's digits as PNG files, byte-identical everywhere (data.dvc holds)
+data: venv
+	@if [ ! -d data ]; then $(PY) -m refine_lib.data --materialize-digits data; fi
+	dvc add -q data   # caches data/; for the default digits data.dvc is unchanged (its hash holds everywhere)
+
+repro: data
+	dvc repro
+
+nbtest: venv
+	nbdev-test --n-workers 2
+
+pytest: venv browser
+	pytest -q
+
+test: nbtest pytest
+
+# fails when nbdev-export or nbdev-clean would change a tracked file (the notebooks are the source)
+check-sync: venv
+	nbdev-export && nbdev-clean
+	git diff --exit-code --stat -- . ':(exclude)dvc.lock'
+
+# headless Chromium for the docs-site test (Debian package; needs root, as on CI)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+docs: venv
+	rm -rf _proc _site
+	nbdev-proc-nbs
+	sphinx-build -q -b html -c docs _proc _site
+	@echo "docs: _site/index.html"
+
+# re-execute the library notebooks in place so the committed pages show fresh outputs and figures
+run-nbs: venv
+	for nb in nbs/*.ipynb; do jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 "$$nb" || exit 1; done
+	nbdev-clean
+
+clean-outputs:
+	rm -rf outputs reports/notebooks

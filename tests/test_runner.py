@@ -1,0 +1,42 @@
+"""The stage runner from the command line: a failing cell fails the stage with the cell's error; bad params fail first."""
+import json
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+from conftest import run
+
+
+def make_stage(root, body):
+    (root / "nbs" / "stages").mkdir(parents=True, exist_ok=True)
+    nb = new_notebook(cells=[new_code_cell("seed = 0\ndata = {}\nencode = {}", metadata={"tags": ["parameters"]}), new_code_cell(body)],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(nb, root / "nbs" / "stages" / "encode.ipynb")
+    (root / "params.yaml").write_text("seed: 7\nencode:\n  steps: 3\n")
+
+
+def test_failing_cell_fails_the_stage(tmp_path):
+    make_stage(tmp_path, "import json, pathlib\npathlib.Path(metrics_file).write_text('{}')\nraise RuntimeError('the cell broke: ' + str(encode['steps']))")
+    p = run("python -m refine_lib.runner encode", tmp_path, check=False)
+    assert p.returncode == 1
+    assert "stage 'encode' failed in cell" in p.stdout and "RuntimeError: the cell broke: 3" in p.stdout
+    failed = tmp_path / "reports" / "notebooks" / "encode.failed.ipynb"
+    assert failed.exists() and not (tmp_path / "reports" / "notebooks" / "encode.ipynb").exists()
+
+
+def test_successful_stage_gets_only_its_params_and_is_stable(tmp_path):
+    make_stage(tmp_path, "import json, pathlib\npathlib.Path(metrics_file).write_text(json.dumps({'seed': seed, 'steps': encode['steps'], 'names': sorted(k for k in globals() if not k.startswith('_'))}))")
+    run("python -m refine_lib.runner encode", tmp_path)
+    m = json.loads((tmp_path / "metrics" / "encode.json").read_text())
+    assert m["seed"] == 7 and m["steps"] == 3
+    out = tmp_path / "reports" / "notebooks" / "encode.ipynb"
+    first = out.read_bytes()
+    run("python -m refine_lib.runner encode", tmp_path)
+    assert out.read_bytes() == first
+    nb = nbformat.read(out, as_version=4)
+    assert "start_time" not in nb.metadata.papermill and all("execution" not in c.metadata for c in nb.cells)
+
+
+def test_bad_params_fail_before_the_notebook_runs(tmp_path):
+    make_stage(tmp_path, "import pathlib\npathlib.Path('ran').write_text('yes')")
+    (tmp_path / "params.yaml").write_text("seed: 0\nencode:\n  stepz: 3\n")
+    p = run("python -m refine_lib.runner encode", tmp_path, check=False)
+    assert p.returncode == 1 and "did you mean 'encode.steps'" in p.stdout and not (tmp_path / "ran").exists()
