@@ -1,1 +1,8 @@
+"""Latent flow matching and the refinement of its samples: a reproducible, notebook-first research library.
+
+Modules:
+
+- `refine_lib.metrics`: Sample-quality metrics on features: FID, improved precision/recall, density/coverage, memorisation; pluggable feature extractors (a classifier trained in the pipeline by default; Inception or DINOv2 when you have weights).
+- `refine_lib.training`: One readable flow-matching training loop: AdamW, EMA, gradient clipping, bf16 on GPU, accelerate, tqdm, dvclive, atomic safetensors checkpoints with exact resume, and a NaN guard."""
+
 __version__ = "0.1.0"

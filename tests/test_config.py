@@ -41,6 +41,15 @@ def test_missing_file(tmp_path):
 
 def test_dvc_yaml_lists_exactly_the_params_each_stage_reads():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(stages) == set(STAGE_SECTIONS)
     for name, spec in stages.items():
-        assert tuple(spec["params"]) == STAGE_SECTIONS[name], name
+        expected = tuple(k.replace("{method}", "${item.method}") for k in STAGE_SECTIONS[name])
+        assert tuple(spec["params"]) == expected, name
         assert f"nbs/stages/{name}.ipynb" in spec["deps"] and "refine_lib" in spec["deps"], name
+
+
+def test_dvc_yaml_matrix_and_evaluate_deps_follow_params():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    p = load_params(ROOT / "params.yaml")
+    assert stages["train"]["matrix"]["method"] == list(p.methods)
+    for m in p.evaluate.methods: assert f"outputs/train/{m}" in stages["evaluate"]["deps"], m

@@ -5,7 +5,11 @@ import pytest, yaml
 from PIL import Image
 from conftest import copy_project, run
 
-SMOKE = {"encode": {"steps": 20, "batch_size": 32}}
+# the smoke parameter set: every stage runs, on the real default data, in well under a minute each
+SMOKE = {"encode": {"steps": 20, "batch_size": 32},
+         "features": {"steps": 30, "batch_size": 64},
+         "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5},
+         "evaluate": {"sampling_steps": 4, "num_samples": 64}}
 
 
 def smoke_params(proj):
@@ -26,10 +30,20 @@ def repro_project(tmp_path_factory):
 
 def test_repro_smoke_end_to_end(repro_project):
     proj, env = repro_project
+    ev = json.loads((proj / "metrics" / "evaluate.json").read_text())
+    assert set(ev) == {"reference: real train", "reference: gaussian latents", "sit-linear"}
+    for row in ev.values():
+        assert {"fid", "precision", "recall", "density", "coverage", "extractor", "num_samples", "sampler", "nfe"} <= set(row)
+        assert row["num_samples"] == 64 and row["extractor"].startswith("classifier")
+    assert ev["sit-linear"]["nfe"] == 4 and ev["sit-linear"]["sampler"] == "euler-4"
+    assert "| sit-linear |" in (proj / "reports/evaluate/table.md").read_text()
+    assert json.loads((proj / "metrics/features.json").read_text())["test_accuracy"] > 0.5
+    assert json.loads((proj / "metrics/train/sit-linear.json").read_text())["steps"] == 40
     m = json.loads((proj / "metrics" / "encode.json").read_text())
     assert m["n_train"] == 1438 and m["n_test"] == 359 and m["latent_shape"] == [4, 8, 8] and m["train_steps"] == 20
     for f in ["outputs/encode/autoencoder/diffusion_pytorch_model.safetensors", "outputs/encode/latents_train.safetensors",
-              "outputs/encode/latents_test.safetensors", "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb"]:
+              "outputs/encode/latents_test.safetensors", "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb",
+              "outputs/train/sit-linear/model.safetensors", "reports/evaluate/samples.png", "reports/evaluate/training_curves.png"]:
         assert (proj / f).exists(), f
     from refine_lib.data import load_latents
     z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
@@ -59,3 +73,33 @@ def test_bad_input_fails_clearly_and_keeps_outputs(repro_project):
     out = run("dvc repro", proj, env=env).stdout
     assert "Running stage 'encode'" not in out, out
     assert run("git diff --stat data.dvc", proj).stdout.strip() == ""
+
+
+def test_train_stage_resumes_after_kill_with_identical_weights(repro_project):
+    """Kill `dvc repro` of the train stage after its first checkpoint, rerun it: the final weights equal those of an
+    uninterrupted run."""
+    import os, signal, subprocess, time
+    from conftest import BIN
+    proj, env = repro_project
+    out = proj / "outputs/train/sit-linear"
+    p = yaml.safe_load((proj / "params.yaml").read_text())
+    p["train"]["steps"] = 160; (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    run("rm -rf outputs/train/sit-linear", proj)
+    e = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", PYTHONPATH=str(proj))
+    proc = subprocess.Popen("dvc repro train@sit-linear", shell=True, cwd=proj, env=e, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpt = out / "checkpoints" / "checkpoint.safetensors"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None: time.sleep(0.05)
+    assert proc.poll() is None, "training finished before it could be killed; raise the smoke steps"
+    os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+    from refine_lib.training import read_checkpoint
+    _, meta = read_checkpoint(ckpt)
+    killed_at = int(meta["step"]); assert 0 < killed_at < 160
+    log = run("dvc repro train@sit-linear", proj, env=env).stdout
+    resumed = json.loads((proj / "metrics/train/sit-linear.json").read_text())["resumed_from"]
+    assert resumed is not None and resumed >= killed_at, log
+    resumed_weights = (out / "model.safetensors").read_bytes()
+    run("rm -rf outputs/train/sit-linear && dvc repro -f train@sit-linear", proj, env=env)   # uninterrupted
+    assert json.loads((proj / "metrics/train/sit-linear.json").read_text())["resumed_from"] is None
+    assert (out / "model.safetensors").read_bytes() == resumed_weights
