@@ -86,7 +86,8 @@ def test_train_stage_resumes_after_kill_with_identical_weights(repro_project):
     p["train"]["steps"] = 160; (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     run("rm -rf outputs/train/sit-linear", proj)
     e = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", PYTHONPATH=str(proj))
-    proc = subprocess.Popen("dvc repro train@sit-linear", shell=True, cwd=proj, env=e, start_new_session=True,
+    # dvc itself is the child (no shell), so that wait() reaps it: DVC frees the stage lock of a dead PID, not of a zombie
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "train@sit-linear"], cwd=proj, env=e, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = out / "checkpoints" / "checkpoint.safetensors"
     deadline = time.time() + 300
