@@ -40,14 +40,14 @@ def test_repro_smoke_end_to_end(repro_project):
     assert json.loads((proj / "metrics/features.json").read_text())["test_accuracy"] > 0.5
     assert json.loads((proj / "metrics/train/sit-linear.json").read_text())["steps"] == 40
     m = json.loads((proj / "metrics" / "encode.json").read_text())
-    assert m["n_train"] == 1438 and m["n_test"] == 359 and m["latent_shape"] == [4, 8, 8] and m["train_steps"] == 20
+    assert m["n_train"] == 1438 and m["n_test"] == 359 and m["latent_shape"] == [4, 4, 4] and m["train_steps"] == 20
     for f in ["outputs/encode/autoencoder/diffusion_pytorch_model.safetensors", "outputs/encode/latents_train.safetensors",
               "outputs/encode/latents_test.safetensors", "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb",
               "outputs/train/sit-linear/model.safetensors", "reports/evaluate/samples.png", "reports/evaluate/training_curves.png"]:
         assert (proj / f).exists(), f
     from refine_lib.data import load_latents
     z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
-    assert z.shape == (1438, 4, 8, 8) and y.shape == (1438,) and stats.mean.shape == (4,)
+    assert z.shape == (1438, 4, 4, 4) and y.shape == (1438,) and stats.mean.shape == (4,)
     out = run("dvc repro", proj, env=env).stdout
     assert "up to date" in out, out
     assert "up to date" in run("dvc status", proj, env=env).stdout
