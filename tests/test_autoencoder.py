@@ -34,8 +34,8 @@ def test_from_pretrained_folder_and_subfolder(tmp_path, tiny):
 
 def test_hub_id_offline_fails_clearly(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(AutoencoderError, match="encode.pretrained: cannot load .*stabilityai/sd-vae-ft-mse"):
-        load_pretrained_autoencoder("stabilityai/sd-vae-ft-mse")
+    with pytest.raises(AutoencoderError, match="encode.pretrained: cannot load .*refine-lab/no-such-vae"):
+        load_pretrained_autoencoder("refine-lab/no-such-vae")  # an id no local cache holds
 
 
 def test_checkpoints_from_elsewhere_fail_clearly(tmp_path, tiny):
