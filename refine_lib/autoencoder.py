@@ -16,8 +16,8 @@ from .data import staging_dir
 
 # %% auto #0
 __all__ = ['log', 'AutoencoderError', 'build_autoencoder', 'load_pretrained_autoencoder', 'downsample_factor', 'latent_shape',
-           'encode_images', 'decode_latents', 'reconstruction_metrics', 'train_autoencoder', 'save_autoencoder',
-           'fit_or_load_autoencoder']
+           'encode_images', 'decode_latents', 'image_errors', 'reconstruction_metrics', 'train_autoencoder',
+           'save_autoencoder', 'fit_or_load_autoencoder']
 
 # %% ../nbs/02_autoencoder.ipynb #de39af11
 log = logging.getLogger(__name__)
@@ -74,11 +74,14 @@ def decode_latents(ae: AutoencoderKL, z: torch.Tensor, batch_size: int = 256) ->
     return torch.cat([ae.decode(z[i:i + batch_size].to(dev)).sample.float().clamp(-1, 1).cpu()
                       for i in range(0, len(z), batch_size)])
 
-def reconstruction_metrics(ae: AutoencoderKL, images: torch.Tensor, batch_size: int = 256) -> dict:
-    "MSE, L1 (in [-1, 1] units) and PSNR (dB, images in [0, 1]) of encode -> decode on `images`."
-    rec = decode_latents(ae, encode_images(ae, images, batch_size), batch_size)
+def image_errors(rec: torch.Tensor, images: torch.Tensor) -> dict:
+    "MSE, L1 (in [-1, 1] units) and PSNR (dB, images in [0, 1]) of reconstructions `rec` of `images`."
     mse = F.mse_loss(rec, images).item()
     return {"mse": mse, "l1": F.l1_loss(rec, images).item(), "psnr_db": 10 * math.log10(4.0 / max(mse, 1e-12)), "n_images": len(images)}
+
+def reconstruction_metrics(ae: AutoencoderKL, images: torch.Tensor, batch_size: int = 256) -> dict:
+    "`image_errors` of encode -> decode on `images`."
+    return image_errors(decode_latents(ae, encode_images(ae, images, batch_size), batch_size), images)
 
 # %% ../nbs/02_autoencoder.ipynb #278628d0
 def train_autoencoder(ae: AutoencoderKL, images: torch.Tensor, steps: int, batch_size: int = 64, lr: float = 2e-3,

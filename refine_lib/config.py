@@ -12,9 +12,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['SIT_SIZE_NAMES', 'STAGE_SECTIONS', 'ParamsError', 'knob', 'DataConfig', 'EncodeConfig', 'FeaturesConfig',
-           'TrainConfig', 'MethodConfig', 'EvaluateConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
-           'stage_parameters', 'section', 'method_section']
+__all__ = ['SIT_SIZE_NAMES', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS', 'STAGE_SECTIONS', 'ParamsError', 'knob',
+           'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'TrainConfig', 'MethodConfig', 'DecoderConfig',
+           'EvaluateConfig', 'Params', 'from_dict', 'load_params', 'to_dict', 'stage_parameters', 'section',
+           'method_section']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
 class ParamsError(ValueError):
@@ -72,6 +73,8 @@ class FeaturesConfig:
 
 # %% ../nbs/00_config.ipynb #6c0e3171
 SIT_SIZE_NAMES = ("tiny", "small", "S", "B", "L", "XL")
+#: the default train matrix: the spherical-flow-matching ablation (path x geometry)
+DEFAULT_METHODS = ("vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp")
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -88,18 +91,52 @@ class TrainConfig:
     ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
     grad_clip: float = knob(1.0, ge=0.0, doc="0: no clipping")
     checkpoint_every: int = knob(250, ge=1)
-    snapshot_every: int = knob(0, ge=0, doc="keep EMA weights every N steps (0: never)")
+    snapshot_every: int = knob(500, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
     log_every: int = knob(25, ge=1)
+
+GEOMETRIES = ("vanilla", "spherical")
+METHOD_SAMPLERS = ("auto", "euler", "heun", "dopri5", "exp-euler")
 
 @dataclass(frozen=True)
 class MethodConfig:
     "What distinguishes one method (one row of the train matrix)."
     path: str = knob("linear", choices=("linear", "shell", "slerp"), doc="probability path (refine_lib.paths)")
+    geometry: str = knob("vanilla", choices=GEOMETRIES, doc="spherical: latents projected per token to radius sqrt(d), spherical prior and decoder")
+    sampler: str = knob("auto", choices=METHOD_SAMPLERS, doc="auto: exp-euler for the slerp path, evaluate.sampler otherwise")
+
+    def __post_init__(self):
+        # the slerp path and the exp-map sampler live on the sphere: vanilla latents would be silently projected
+        if self.geometry != "spherical" and (self.path == "slerp" or self.sampler == "exp-euler"):
+            what = "path 'slerp'" if self.path == "slerp" else "sampler 'exp-euler'"
+            raise ParamsError(f"{what} needs geometry 'spherical' (got geometry '{self.geometry}')")
+
+    def resolved_sampler(self, default: str) -> str:
+        "The sampler the evaluate stage uses for this method, given `evaluate.sampler`."
+        if self.sampler != "auto": return self.sampler
+        return "exp-euler" if self.path == "slerp" else default
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    "The finetune-decoder stage: encoder frozen, the decoder finetuned on spherical latents and, as the control, on vanilla ones."
+    steps: int = knob(400, ge=0, doc="finetuning steps of each decoder (the same budget for both)")
+    batch_size: int = knob(64, ge=1)
+    lr: float = knob(5e-4, gt=0.0, le=1.0)
+    l1_weight: float = knob(1.0, ge=0.0)
+    perceptual_model: str = knob("", doc="timm model for the perceptual term (features_only); empty: no perceptual term")
+    perceptual_weights: str = knob("", doc="local weights file of perceptual_model (nothing is downloaded)")
+    perceptual_weight: float = knob(0.1, ge=0.0, doc="weight of the perceptual term when perceptual_model is set")
+    adversarial_weight: float = knob(0.0, ge=0.0, doc="weight of the patch-discriminator hinge term (0: off)")
+    adversarial_start: int = knob(0, ge=0, doc="step at which the adversarial term starts")
+    swap_anchors: int = knob(300, ge=1, doc="anchors (test latents) of the component-swap probe")
+
+    def __post_init__(self):
+        if self.perceptual_model and not self.perceptual_weights:
+            raise ParamsError(f"perceptual_weights: a local weights file is needed for perceptual_model '{self.perceptual_model}' (no downloads here)")
 
 @dataclass(frozen=True)
 class EvaluateConfig:
     "Sampling and metrics of the evaluate stage."
-    methods: list[str] = knob(["sit-linear"], doc="methods to evaluate (keys of `methods`)")
+    methods: list[str] = knob(list(DEFAULT_METHODS), doc="methods to evaluate (keys of `methods`)")
     sampler: str = knob("euler", choices=("euler", "heun", "dopri5"))
     sampling_steps: int = knob(50, ge=1, doc="steps of the fixed-step samplers")
     cfg_scale: float = knob(1.0, ge=0.0, doc="classifier-free guidance scale (class-conditional models)")
@@ -107,6 +144,7 @@ class EvaluateConfig:
     k_pr: int = knob(3, ge=1)
     k_dc: int = knob(5, ge=1)
     memorization_ratio: float = knob(1 / 3, gt=0.0, doc="memorised: closer to a training image than this x the median train NN distance")
+    convergence: bool = knob(True, doc="also score every EMA snapshot of training (FID against training steps)")
 
 # %% ../nbs/00_config.ipynb #b26cd879
 @dataclass(frozen=True)
@@ -116,8 +154,10 @@ class Params:
     data: DataConfig = field(default_factory=DataConfig)
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    methods: dict[str, MethodConfig] = field(default_factory=lambda: {"sit-linear": MethodConfig()})
+    methods: dict[str, MethodConfig] = field(default_factory=lambda: {
+        m: MethodConfig(path=m.split("-")[1], geometry=m.split("-")[0]) for m in DEFAULT_METHODS})
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def __post_init__(self):
@@ -129,6 +169,7 @@ class Params:
 #: the params each DVC stage reads (and lists as dependencies in dvc.yaml); `{method}` is the matrix item
 STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   "features": ("seed", "data", "features"),
+                  "finetune-decoder": ("seed", "data", "features", "decoder"),
                   "train": ("seed", "train", "methods.{method}"),
                   "evaluate": ("seed", "data", "features", "evaluate")}
 

@@ -20,8 +20,8 @@ from .paths import ProbabilityPath
 
 # %% auto #0
 __all__ = ['log', 'CKPT_NAME', 'TrainingDiverged', 'CheckpointError', 'LoopConfig', 'strip_compile_prefix', 'save_checkpoint',
-           'read_checkpoint', 'load_weights', 'tensor_digest', 'library_digest', 'load_trained', 'ema_decay_at',
-           'train_flow']
+           'read_checkpoint', 'load_weights', 'tensor_digest', 'library_digest', 'load_trained', 'snapshot_path',
+           'list_snapshots', 'ema_decay_at', 'train_flow']
 
 # %% ../nbs/07_training.ipynb #e6a7cc8f
 log = logging.getLogger(__name__)
@@ -133,6 +133,14 @@ def _lr_at(step: int, cfg: LoopConfig) -> float:
     "Linear warm-up, then constant (SiT's schedule)."
     return cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
 
+def snapshot_path(ckpt_dir, step: int) -> Path:
+    "Where the EMA snapshot of `step` is kept (`LoopConfig.snapshot_every`)."
+    return Path(ckpt_dir) / f"ema_step{step:07d}.safetensors"
+
+def list_snapshots(ckpt_dir) -> list:
+    "`[(step, path)]` of the EMA snapshots in `ckpt_dir`, by step."
+    return sorted((int(f.stem[len("ema_step"):]), f) for f in Path(ckpt_dir).glob("ema_step*.safetensors"))
+
 def ema_decay_at(step: int, decay: float) -> float:
     """EMA decay with warm-up, min(decay, (1 + step) / (10 + step)): without it the EMA of a short run keeps a large
     share of the (zero-output, adaLN-Zero) initial weights: 0.999^2000 = 13% after 2000 steps, which shrinks every
@@ -184,6 +192,9 @@ def train_flow(model: nn.Module, latents: torch.Tensor, path: ProbabilityPath, c
         step = resumed_from = last_ckpt = int(meta["step"])
         history = [{"step": int(s), "loss": float(l)} for s, l in zip(tensors["history.step"], tensors["history.loss"])]
         log.info("resuming from %s at step %d", ckpt, step)
+    if acc.is_main_process:   # snapshots past the resume point belong to an abandoned run
+        for f in ckpt_dir.glob("ema_step*.safetensors"):
+            if int(f.stem[len("ema_step"):]) > step: f.unlink()
     model, opt = acc.prepare(model, opt)
     ema.to(acc.device)
     live = None
@@ -224,12 +235,12 @@ def train_flow(model: nn.Module, latents: torch.Tensor, path: ProbabilityPath, c
             history.append({"step": step, "loss": loss.item()})
             if live is not None:
                 live.step = step; live.log_metric("train/loss", loss.item()); live.log_metric("train/lr", _lr_at(step - 1, cfg)); live.next_step()
-        if not acc.is_main_process: pass   # only rank 0 writes files
-        elif cfg.snapshot_every and step % cfg.snapshot_every == 0:
-            atomic_save_file({k: v.detach().cpu() for k, v in ema.state_dict().items()}, ckpt_dir / f"ema_step{step:07d}.safetensors", {"step": str(step)})
-        if (step % cfg.checkpoint_every == 0 or step == cfg.steps) and acc.is_main_process:
-            save_checkpoint(ckpt, model_, ema, opt, step, gen, history, settings)
-            last_ckpt = step
+        if acc.is_main_process:   # only rank 0 writes files
+            if cfg.snapshot_every and step % cfg.snapshot_every == 0:
+                atomic_save_file({k: v.detach().cpu() for k, v in ema.state_dict().items()}, snapshot_path(ckpt_dir, step), {"step": str(step)})
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                save_checkpoint(ckpt, model_, ema, opt, step, gen, history, settings)
+                last_ckpt = step
         bar.update(1); bar.set_postfix(loss=f"{running:.4f}", refresh=False)
     bar.close()
     if live is not None: live.end()

@@ -8,7 +8,8 @@ from conftest import copy_project, run
 # the smoke parameter set: every stage runs, on the real default data, in well under a minute each
 SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          "features": {"steps": 30, "batch_size": 64},
-         "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5},
+         "decoder": {"steps": 10, "batch_size": 32, "swap_anchors": 50},
+         "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5, "snapshot_every": 20},
          "evaluate": {"sampling_steps": 4, "num_samples": 64}}
 
 
@@ -31,19 +32,39 @@ def repro_project(tmp_path_factory):
 def test_repro_smoke_end_to_end(repro_project):
     proj, env = repro_project
     ev = json.loads((proj / "metrics" / "evaluate.json").read_text())
-    assert set(ev) == {"reference: real train", "reference: gaussian latents", "sit-linear"}
+    methods = ["vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp"]
+    assert set(ev) == {"reference: real train", "reference: gaussian latents", *methods,
+                       "decoder swap: spherical-slerp + vanilla decoder", "decoder swap: vanilla-linear + spherical decoder"}
     for row in ev.values():
         assert {"fid", "precision", "recall", "density", "coverage", "extractor", "num_samples", "sampler", "nfe"} <= set(row)
         assert row["num_samples"] == 64 and row["extractor"].startswith("classifier")
-    assert ev["sit-linear"]["nfe"] == 4 and ev["sit-linear"]["sampler"] == "euler-4"
-    assert "| sit-linear |" in (proj / "reports/evaluate/table.md").read_text()
+    for m in methods:   # each method: its geometry, its own decoder, its sampler, the paper's number, FID at every snapshot
+        r = ev[m]
+        assert r["geometry"] == m.split("-")[0] and r["path"] == m.split("-")[1] and r["decoder"] == f"finetune-decoder/{r['geometry']}"
+        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4
+        assert r["paper_fid"] > 0 and set(r["fid_by_step"]) == {"20", "40"}
+        assert json.loads((proj / f"metrics/train/{m}.json").read_text())["steps"] == 40
+    table = (proj / "reports/evaluate/table.md").read_text()
+    assert "| spherical-slerp |" in table and "| 20.55 |" in table
     assert json.loads((proj / "metrics/features.json").read_text())["test_accuracy"] > 0.5
-    assert json.loads((proj / "metrics/train/sit-linear.json").read_text())["steps"] == 40
+    fd = json.loads((proj / "metrics/finetune-decoder.json").read_text())
+    assert set(fd["reconstruction"]) == {"original decoder", "original decoder on projected latents", "finetuned vanilla decoder",
+                                         "spherical decoder (projected latents)"}
+    assert abs(fd["norms"]["projected latents (spherical)"]["mean_radius_over_sqrt_d"] - 1) < 1e-6
+    assert fd["radial_share"]["spherical-slerp"]["t_mid"] < 1e-6 < fd["radial_share"]["vanilla-linear"]["t_mid"]
+    assert fd["swap_probe"]["anchors"] == 50
+    # spherical samples stay on the sphere: exp-map sampling of a slerp-trained model, radius sqrt(4) = 2 per token
+    from safetensors.torch import load_file
+    x = load_file(proj / "outputs/evaluate/spherical-slerp_samples.safetensors")["latents"]
+    assert (x.norm(dim=1) - 2).abs().max() < 1e-4
     m = json.loads((proj / "metrics" / "encode.json").read_text())
     assert m["n_train"] == 1438 and m["n_test"] == 359 and m["latent_shape"] == [4, 4, 4] and m["train_steps"] == 20
     for f in ["outputs/encode/autoencoder/diffusion_pytorch_model.safetensors", "outputs/encode/latents_train.safetensors",
               "outputs/encode/latents_test.safetensors", "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb",
-              "outputs/train/sit-linear/model.safetensors", "reports/evaluate/samples.png", "reports/evaluate/training_curves.png"]:
+              "outputs/train/spherical-slerp/model.safetensors", "reports/evaluate/samples.png", "reports/evaluate/training_curves.png",
+              "reports/evaluate/convergence.png", "outputs/finetune-decoder/spherical/diffusion_pytorch_model.safetensors",
+              "outputs/finetune-decoder/vanilla/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/radial_share.png",
+              "reports/finetune-decoder/swap_probe.png", "reports/finetune-decoder/reconstructions.png", "reports/finetune-decoder/norm_table.md"]:
         assert (proj / f).exists(), f
     from refine_lib.data import load_latents
     z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
@@ -81,13 +102,13 @@ def test_train_stage_resumes_after_kill_with_identical_weights(repro_project):
     import os, signal, subprocess, time
     from conftest import BIN
     proj, env = repro_project
-    out = proj / "outputs/train/sit-linear"
+    out = proj / "outputs/train/spherical-slerp"
     p = yaml.safe_load((proj / "params.yaml").read_text())
     p["train"]["steps"] = 160; (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
-    run("rm -rf outputs/train/sit-linear", proj)
+    run("rm -rf outputs/train/spherical-slerp", proj)
     e = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", PYTHONPATH=str(proj))
     # dvc itself is the child (no shell), so that wait() reaps it: DVC frees the stage lock of a dead PID, not of a zombie
-    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "train@sit-linear"], cwd=proj, env=e, start_new_session=True,
+    proc = subprocess.Popen([str(BIN / "dvc"), "repro", "train@spherical-slerp"], cwd=proj, env=e, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpt = out / "checkpoints" / "checkpoint.safetensors"
     deadline = time.time() + 300
@@ -97,10 +118,25 @@ def test_train_stage_resumes_after_kill_with_identical_weights(repro_project):
     from refine_lib.training import read_checkpoint
     _, meta = read_checkpoint(ckpt)
     killed_at = int(meta["step"]); assert 0 < killed_at < 160
-    log = run("dvc repro train@sit-linear", proj, env=env).stdout
-    resumed = json.loads((proj / "metrics/train/sit-linear.json").read_text())["resumed_from"]
+    log = run("dvc repro train@spherical-slerp", proj, env=env).stdout
+    resumed = json.loads((proj / "metrics/train/spherical-slerp.json").read_text())["resumed_from"]
     assert resumed is not None and resumed >= killed_at, log
     resumed_weights = (out / "model.safetensors").read_bytes()
-    run("rm -rf outputs/train/sit-linear && dvc repro -f train@sit-linear", proj, env=env)   # uninterrupted
-    assert json.loads((proj / "metrics/train/sit-linear.json").read_text())["resumed_from"] is None
+    run("rm -rf outputs/train/spherical-slerp && dvc repro -f train@spherical-slerp", proj, env=env)   # uninterrupted
+    assert json.loads((proj / "metrics/train/spherical-slerp.json").read_text())["resumed_from"] is None
     assert (out / "model.safetensors").read_bytes() == resumed_weights
+
+
+def test_exp_run_switches_a_rows_path_and_geometry(repro_project):
+    """`dvc exp run -S` changes one row of the ablation: only that method retrains, and evaluate reports the new geometry;
+    a combination that makes no sense (slerp on vanilla latents) fails naming the key."""
+    proj, env = repro_project
+    env = dict(env, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+    run("dvc repro && git add -A && git commit -qm smoke", proj, env=env)   # earlier tests changed params.yaml
+    out = run("dvc exp run -S methods.vanilla-shell.geometry=spherical", proj, env=env).stdout
+    assert "Running stage 'train@vanilla-shell'" in out and "Running stage 'train@vanilla-linear'" not in out, out
+    row = json.loads((proj / "metrics/evaluate.json").read_text())["vanilla-shell"]
+    assert row["geometry"] == "spherical" and row["decoder"] == "finetune-decoder/spherical"
+    p = run("dvc exp run -S methods.vanilla-linear.path=slerp", proj, env=env, check=False)
+    assert p.returncode != 0 and "methods.vanilla-linear: path 'slerp' needs geometry 'spherical'" in p.stdout, p.stdout[-2000:]
+    run("git checkout -- params.yaml && dvc repro", proj, env=env)   # back to the committed parameters
