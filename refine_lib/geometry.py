@@ -1,4 +1,4 @@
-r"""Per-token spherical geometry of latents: projection onto the sphere of radius $\sqrt d$, slerp, tangent projection,
+"""Per-token spherical geometry of latents: projection onto the sphere of radius sqrt(d), slerp, tangent projection,
 the exponential map and the radial/angular decomposition.
 
 Docs: https://refine-lab.github.io/refine-lab/geometry.html.md"""

@@ -1,4 +1,4 @@
-"""ODE samplers for flow models: fixed-step Euler and Heun, adaptive dopri5, and the reverse direction. Each reports its NFE.
+"""ODE samplers for flow models: fixed-step Euler and Heun, adaptive dopri5, the exponential-map Euler, the reverse direction and a coarse-to-fine composite velocity. Each reports its NFE.
 
 Docs: https://refine-lab.github.io/refine-lab/sampling.html.md"""
 
@@ -13,7 +13,7 @@ from torchdiffeq import odeint
 
 # %% auto #0
 __all__ = ['Velocity', 'SAMPLERS', 'SampleResult', 'CountingVelocity', 'model_velocity', 'euler', 'heun', 'dopri5', 'exp_euler',
-           'solve', 'generate']
+           'solve', 'generate', 'CoarseToFineVelocity', 'coarse_to_fine_velocity']
 
 # %% ../nbs/06_sampling.ipynb #ddab64ff
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]   # v(x [N, ...], t [N]) -> [N, ...]
@@ -107,3 +107,23 @@ def generate(model, n: int, shape: tuple, seed: int = 0, method: str = "euler", 
         r = solve(model_velocity(model, y, cfg_scale), x0[i:i + batch_size].to(device), method, steps)
         outs.append(r.x.cpu()); nfe, name = max(nfe, r.nfe), r.method
     return SampleResult(torch.cat(outs), nfe, name)
+
+# %% ../nbs/06_sampling.ipynb #c5db441c
+class CoarseToFineVelocity:
+    "A velocity field that calls `small` for t < `t_split` and `large` for t >= `t_split`, counting the calls of each."
+    def __init__(self, small, large, t_split: float):
+        if not 0.0 <= t_split <= 1.0: raise ValueError(f"t_split must be in [0, 1], got {t_split}")
+        self.small, self.large, self.t_split = small, large, t_split
+        self.calls = {"small": 0, "large": 0}
+    def __call__(self, x, t):
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).expand(x.shape[0])
+        use_small = t < self.t_split
+        if use_small.all(): self.calls["small"] += 1; return self.small(x, t)
+        if not use_small.any(): self.calls["large"] += 1; return self.large(x, t)
+        self.calls["small"] += 1; self.calls["large"] += 1   # mixed times in one batch: both, then pick per sample
+        m = use_small.view(-1, *([1] * (x.ndim - 1)))
+        return torch.where(m, self.small(x, t), self.large(x, t))
+
+def coarse_to_fine_velocity(small, large, t_split: float = 0.7) -> CoarseToFineVelocity:
+    "The composite velocity of two velocity fields `v(x, t)` (e.g. `sampling.model_velocity` of a small and a large SiT)."
+    return CoarseToFineVelocity(small, large, t_split)
