@@ -7,23 +7,20 @@ Docs: https://refine-lab.github.io/refine-lab/spherical.html.md"""
 
 # %% ../nbs/10_spherical.ipynb #d9ee11a5
 from __future__ import annotations
-import copy, logging, math
+import copy, math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+from .config import GEOMETRIES
 from .geometry import _safe_unit, project_to_sphere, radial_angular, spherical_prior, token_norms
 
 # %% auto #0
-__all__ = ['log', 'GEOMETRIES', 'PAPER_ABLATION_FID', 'PAPER_SPEEDUP', 'to_flow_space', 'to_decoder_input', 'flow_prior',
-           'gaussian_mean_radius', 'norm_concentration', 'radial_share_curve', 'same_class_neighbours',
-           'swap_components', 'component_swap_probe', 'PerceptualLoss', 'PatchDiscriminator', 'decoder_parameters',
-           'finetune_decoder', 'steps_to_reach']
+__all__ = ['PAPER_ABLATION_FID', 'to_flow_space', 'to_decoder_input', 'flow_prior', 'gaussian_mean_radius', 'norm_concentration',
+           'radial_share_curve', 'same_class_neighbours', 'swap_components', 'component_swap_probe', 'PerceptualLoss',
+           'PatchDiscriminator', 'decoder_parameters', 'finetune_decoder', 'steps_to_reach']
 
 # %% ../nbs/10_spherical.ipynb #6e1ecce7
-log = logging.getLogger(__name__)
-GEOMETRIES = ("vanilla", "spherical")
-
 def _check_geometry(geometry: str):
     if geometry not in GEOMETRIES: raise ValueError(f"unknown geometry '{geometry}'; geometries: {', '.join(GEOMETRIES)}")
 
@@ -176,8 +173,6 @@ def finetune_decoder(ae, images: torch.Tensor, decoder_inputs: torch.Tensor, ste
 # %% ../nbs/10_spherical.ipynb #19e59cc8
 #: FID of the paper's ablation (SiT-B/2, ImageNet-256, FLUX.2 tokenizer), keyed by our method names
 PAPER_ABLATION_FID = {"vanilla-linear": 26.35, "vanilla-shell": 27.26, "spherical-linear": 22.85, "spherical-slerp": 20.55}
-#: the paper: spherical-slerp reaches a given FID about this many times sooner in training than vanilla-linear
-PAPER_SPEEDUP = 2.2
 
 def steps_to_reach(fid_by_step: dict, target: float):
     "The first training step (linearly interpolated between snapshots) at which FID falls to `target`; None if never."
