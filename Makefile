@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid
 
 all: test
 
@@ -30,6 +30,12 @@ data: venv
 
 repro: data
 	dvc repro
+
+# the stability paper's full reduced-data grid (5 criteria x 25/50/75% of the data, methods subset-* in params.yaml)
+# beside the full-data and small models, as one DVC experiment: 15 trainings more than the default slice
+# (about 35 min more on 2 CPU cores; run it on a GPU machine). Results: dvc exp show; reports/evaluate/reduced_data.md
+stability-grid: data
+	dvc exp run -n stability-grid -S "evaluate.methods=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(["vanilla-linear", "micro-linear"] + [m for m in p.methods if m.startswith("subset-")]))')]"
 
 nbtest: venv
 	nbdev-test --n-workers 2

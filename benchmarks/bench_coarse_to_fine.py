@@ -1,6 +1,7 @@
 """Wall-clock of coarse-to-fine sampling (small SiT for t < t_split, large SiT after) against the large model alone, at
 equal NFE; writes JSON.
 
+    python benchmarks/bench_coarse_to_fine.py --small micro --large tiny --device cpu    # the pipeline's pair
     python benchmarks/bench_coarse_to_fine.py --small tiny --large small --device cpu
     python benchmarks/bench_coarse_to_fine.py --small S --large XL --patch-size 2 --input-size 32 --device cuda
 
@@ -30,7 +31,7 @@ def timed(fn, device, repeats):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--small", default="tiny"); ap.add_argument("--large", default="small")
+    ap.add_argument("--small", default="micro"); ap.add_argument("--large", default="tiny")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--input-size", type=int, default=4); ap.add_argument("--channels", type=int, default=4)
     ap.add_argument("--patch-size", type=int, default=1); ap.add_argument("--nfe", type=int, default=50)

@@ -12,10 +12,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['SIT_SIZE_NAMES', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS', 'STAGE_SECTIONS', 'ParamsError', 'knob',
-           'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'TrainConfig', 'MethodConfig', 'DecoderConfig',
-           'EvaluateConfig', 'Params', 'from_dict', 'load_params', 'to_dict', 'stage_parameters', 'section',
-           'method_section']
+__all__ = ['SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS', 'STAGE_SECTIONS',
+           'ParamsError', 'knob', 'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'TrainConfig', 'MethodConfig',
+           'DecoderConfig', 'EvaluateConfig', 'ScoresConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
+           'stage_parameters', 'section', 'method_section']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
 class ParamsError(ValueError):
@@ -72,9 +72,17 @@ class FeaturesConfig:
     feature_dim: int = knob(64, ge=2)
 
 # %% ../nbs/00_config.ipynb #6c0e3171
-SIT_SIZE_NAMES = ("tiny", "small", "S", "B", "L", "XL")
-#: the default train matrix: the spherical-flow-matching ablation (path x geometry)
-DEFAULT_METHODS = ("vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp")
+SIT_SIZE_NAMES = ("micro", "tiny", "small", "S", "B", "L", "XL")
+#: the scores that choose a reduced training set (refine_lib.stability); `all`: the whole training split
+SUBSET_CRITERIA = ("all", "loss", "gradnorm", "clustering", "random", "kcenter")
+#: the default train matrix (settings that differ from `MethodConfig`'s defaults): the spherical-flow-matching ablation
+#: (path x geometry), the stability paper's reduced-data slice (loss score and the random baseline at 50%) and the
+#: small model of coarse-to-fine sampling
+DEFAULT_METHODS = {"vanilla-linear": {}, "vanilla-shell": {"path": "shell"}, "spherical-linear": {"geometry": "spherical"},
+                   "spherical-slerp": {"path": "slerp", "geometry": "spherical"},
+                   "subset-loss-50": {"subset": "loss", "keep_fraction": 0.5},
+                   "subset-random-50": {"subset": "random", "keep_fraction": 0.5},
+                   "micro-linear": {"model": "micro"}}
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -84,7 +92,7 @@ class TrainConfig:
     class_conditional: bool = knob(False, doc="condition on labels (with classifier-free guidance dropout)")
     class_dropout: float = knob(0.1, ge=0.0, lt=1.0)
     steps: int = knob(2000, ge=1)
-    batch_size: int = knob(128, ge=1)
+    batch_size: int = knob(64, ge=1)
     lr: float = knob(1e-3, gt=0.0, le=1.0)
     weight_decay: float = knob(0.0, ge=0.0)
     warmup_steps: int = knob(100, ge=0)
@@ -103,12 +111,23 @@ class MethodConfig:
     path: str = knob("linear", choices=("linear", "shell", "slerp"), doc="probability path (refine_lib.paths)")
     geometry: str = knob("vanilla", choices=GEOMETRIES, doc="spherical: latents projected per token to radius sqrt(d), spherical prior and decoder")
     sampler: str = knob("auto", choices=METHOD_SAMPLERS, doc="auto: exp-euler for the slerp path, evaluate.sampler otherwise")
+    model: str = knob("", choices=("",) + SIT_SIZE_NAMES, doc="SiT size of this row; empty: train.model")
+    subset: str = knob("all", choices=SUBSET_CRITERIA, doc="train on the samples this score keeps (scores stage); all: the whole training split")
+    keep_fraction: float = knob(1.0, gt=0.0, le=1.0, doc="share of the training split that `subset` keeps")
+    keep: str = knob("highest", choices=("highest", "lowest"), doc="keep the highest or lowest scores; clustering: highest = nearest the cluster centre")
+    balanced: bool = knob(False, doc="clustering: the same number from every cluster instead of the same share")
 
     def __post_init__(self):
         # the slerp path and the exp-map sampler live on the sphere: vanilla latents would be silently projected
         if self.geometry != "spherical" and (self.path == "slerp" or self.sampler == "exp-euler"):
             what = "path 'slerp'" if self.path == "slerp" else "sampler 'exp-euler'"
             raise ParamsError(f"{what} needs geometry 'spherical' (got geometry '{self.geometry}')")
+        if self.subset == "all" and self.keep_fraction != 1.0:
+            raise ParamsError(f"keep_fraction {self.keep_fraction} needs a subset criterion ({', '.join(SUBSET_CRITERIA[1:])}); subset is 'all'")
+
+    def model_size(self, default: str) -> str:
+        "The SiT size of this row, given `train.model`."
+        return self.model or default
 
     def resolved_sampler(self, default: str) -> str:
         "The sampler the evaluate stage uses for this method, given `evaluate.sampler`."
@@ -145,6 +164,20 @@ class EvaluateConfig:
     k_dc: int = knob(5, ge=1)
     memorization_ratio: float = knob(1 / 3, gt=0.0, doc="memorised: closer to a training image than this x the median train NN distance")
     convergence: bool = knob(True, doc="also score every EMA snapshot of training (FID against training steps)")
+    coarse_small: str = knob("micro-linear", doc="coarse-to-fine: the method whose model integrates t < t_split (empty: no sweep)")
+    coarse_large: str = knob("vanilla-linear", doc="coarse-to-fine: the method whose model integrates t >= t_split")
+    t_splits: list[float] = knob([0.0, 0.3, 0.5, 0.7, 0.9, 1.0], ge=0.0, le=1.0, doc="coarse-to-fine sweep (0: large alone, 1: small alone)")
+    fid_tolerance: float = knob(0.05, ge=0.0, doc="best t_split: the fastest whose FID is at most (1 + this) x the large model's")
+
+@dataclass(frozen=True)
+class ScoresConfig:
+    "The `scores` stage: a score per training sample (stability paper), computed once per dataset and cached."
+    model: str = knob("tiny", choices=SIT_SIZE_NAMES, doc="SiT size of the briefly trained probe model")
+    steps: int = knob(300, ge=1, doc="training steps of the probe model")
+    batch_size: int = knob(64, ge=1)
+    lr: float = knob(1e-3, gt=0.0, le=1.0)
+    ts: list[float] = knob([0.1, 0.3, 0.5, 0.7, 0.9], ge=0.0, le=1.0, doc="the fixed grid of t of the loss and gradient-norm scores")
+    clusters: int = knob(10, ge=1, doc="spherical k-means clusters of the clustering score")
 
 # %% ../nbs/00_config.ipynb #b26cd879
 @dataclass(frozen=True)
@@ -155,21 +188,32 @@ class Params:
     encode: EncodeConfig = field(default_factory=EncodeConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    scores: ScoresConfig = field(default_factory=ScoresConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
-    methods: dict[str, MethodConfig] = field(default_factory=lambda: {
-        m: MethodConfig(path=m.split("-")[1], geometry=m.split("-")[0]) for m in DEFAULT_METHODS})
+    methods: dict[str, MethodConfig] = field(default_factory=lambda: {m: MethodConfig(**kw) for m, kw in DEFAULT_METHODS.items()})
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def __post_init__(self):
-        for m in self.evaluate.methods:
-            if m not in self.methods:
-                close = difflib.get_close_matches(m, list(self.methods), n=1)
-                raise ParamsError(f"evaluate.methods: '{m}' is not a key of methods" + (f"; did you mean '{close[0]}'?" if close else f" ({', '.join(self.methods)})"))
+        ev = self.evaluate
+        for key, names in [("evaluate.methods", ev.methods), ("evaluate.coarse_small", [ev.coarse_small] if ev.coarse_small else []),
+                           ("evaluate.coarse_large", [ev.coarse_large] if ev.coarse_small else [])]:
+            for m in names:
+                if m not in self.methods:
+                    close = difflib.get_close_matches(m, list(self.methods), n=1)
+                    raise ParamsError(f"{key}: '{m}' is not a key of methods" + (f"; did you mean '{close[0]}'?" if close else f" ({', '.join(self.methods)})"))
+                if key != "evaluate.methods" and m not in ev.methods:
+                    raise ParamsError(f"{key}: '{m}' is not in evaluate.methods (only those are trained)")
+        if ev.coarse_small:   # the two velocity fields are mixed along one path: same path, geometry, latent space
+            a, b = self.methods[ev.coarse_small], self.methods[ev.coarse_large]
+            if (a.path, a.geometry) != (b.path, b.geometry):
+                raise ParamsError(f"evaluate.coarse_small '{ev.coarse_small}' ({a.path}, {a.geometry}) and coarse_large "
+                                  f"'{ev.coarse_large}' ({b.path}, {b.geometry}) must share path and geometry")
 
 #: the params each DVC stage reads (and lists as dependencies in dvc.yaml); `{method}` is the matrix item
 STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   "features": ("seed", "data", "features"),
                   "finetune-decoder": ("seed", "data", "features", "decoder"),
+                  "scores": ("seed", "data", "features", "scores"),
                   "train": ("seed", "train", "methods.{method}"),
                   "evaluate": ("seed", "data", "features", "evaluate")}
 

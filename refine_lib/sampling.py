@@ -13,7 +13,7 @@ from torchdiffeq import odeint
 
 # %% auto #0
 __all__ = ['Velocity', 'SAMPLERS', 'SampleResult', 'CountingVelocity', 'model_velocity', 'euler', 'heun', 'dopri5', 'exp_euler',
-           'solve', 'generate', 'CoarseToFineVelocity', 'coarse_to_fine_velocity']
+           'solve', 'generate', 'CoarseToFineVelocity', 'coarse_to_fine_velocity', 'generate_coarse_to_fine']
 
 # %% ../nbs/06_sampling.ipynb #ddab64ff
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]   # v(x [N, ...], t [N]) -> [N, ...]
@@ -24,6 +24,7 @@ class SampleResult:
     x: torch.Tensor
     nfe: int
     method: str
+    calls: dict | None = None   # coarse-to-fine: evaluations of each model
 
 class CountingVelocity:
     "Wraps a velocity field, counting evaluations (NFE) and broadcasting a scalar t to the batch."
@@ -95,18 +96,24 @@ def solve(v: Velocity, x: torch.Tensor, method: str = "euler", steps: int = 50, 
 
 # %% ../nbs/06_sampling.ipynb #7ebbdb57
 @torch.no_grad()
+def _generate_from(make_velocity, n: int, shape: tuple, seed: int, method: str, steps: int, labels, batch_size: int, prior, device) -> SampleResult:
+    "Solve from seeded noise in batches; `make_velocity(y)` builds the velocity field of a batch with labels `y`."
+    g = torch.Generator().manual_seed(seed)
+    x0 = prior((n, *shape), g) if prior is not None else torch.randn((n, *shape), generator=g)
+    outs, nfe, name, calls = [], 0, method, None
+    for i in range(0, n, batch_size):
+        y = None if labels is None else labels[i:i + batch_size].to(device)
+        v = make_velocity(y)
+        r = solve(v, x0[i:i + batch_size].to(device), method, steps)
+        outs.append(r.x.cpu()); nfe, name = max(nfe, r.nfe), r.method
+        if hasattr(v, "calls"): calls = dict(v.calls)   # the same for every batch
+    return SampleResult(torch.cat(outs), nfe, name, calls)
+
 def generate(model, n: int, shape: tuple, seed: int = 0, method: str = "euler", steps: int = 50, labels=None,
              cfg_scale: float = 1.0, batch_size: int = 512, prior=None, device=None) -> SampleResult:
     "`n` samples of `shape` from `model`, starting from seeded noise (`prior(shape, generator)`, default Gaussian)."
-    device = device or next(model.parameters()).device
-    g = torch.Generator().manual_seed(seed)
-    x0 = prior((n, *shape), g) if prior is not None else torch.randn((n, *shape), generator=g)
-    outs, nfe, name = [], 0, method
-    for i in range(0, n, batch_size):
-        y = None if labels is None else labels[i:i + batch_size].to(device)
-        r = solve(model_velocity(model, y, cfg_scale), x0[i:i + batch_size].to(device), method, steps)
-        outs.append(r.x.cpu()); nfe, name = max(nfe, r.nfe), r.method
-    return SampleResult(torch.cat(outs), nfe, name)
+    return _generate_from(lambda y: model_velocity(model, y, cfg_scale), n, shape, seed, method, steps, labels, batch_size, prior,
+                          device or next(model.parameters()).device)
 
 # %% ../nbs/06_sampling.ipynb #c5db441c
 class CoarseToFineVelocity:
@@ -127,3 +134,10 @@ class CoarseToFineVelocity:
 def coarse_to_fine_velocity(small, large, t_split: float = 0.7) -> CoarseToFineVelocity:
     "The composite velocity of two velocity fields `v(x, t)` (e.g. `sampling.model_velocity` of a small and a large SiT)."
     return CoarseToFineVelocity(small, large, t_split)
+
+def generate_coarse_to_fine(small_model, large_model, t_split: float, n: int, shape: tuple, seed: int = 0, method: str = "euler",
+                            steps: int = 50, labels=None, cfg_scale: float = 1.0, batch_size: int = 512, prior=None, device=None) -> SampleResult:
+    """`generate` with the composite velocity: `small_model` for t < `t_split`, `large_model` after; the same seeded
+    noise as `generate`, so `t_split` 0 gives `large_model`'s samples and 1 `small_model`'s. `calls` counts each model's NFE."""
+    return _generate_from(lambda y: coarse_to_fine_velocity(model_velocity(small_model, y, cfg_scale), model_velocity(large_model, y, cfg_scale), t_split),
+                          n, shape, seed, method, steps, labels, batch_size, prior, device or next(large_model.parameters()).device)

@@ -18,8 +18,8 @@ __all__ = ['SIT_SIZES', 'modulate', 'TimestepEmbedder', 'LabelEmbedder', 'SiTBlo
            'SiTSpec', 'build_sit', 'count_params']
 
 # %% ../nbs/05_sit.ipynb #6a5e32fc
-#: depth, hidden width, heads (SiT paper sizes; `tiny` and `small` are CPU-sized additions)
-SIT_SIZES = {"tiny": (4, 96, 4), "small": (6, 192, 6), "S": (12, 384, 6), "B": (12, 768, 12), "L": (24, 1024, 16), "XL": (28, 1152, 16)}
+#: depth, hidden width, heads (SiT paper sizes; `micro`, `tiny` and `small` are CPU-sized additions)
+SIT_SIZES = {"micro": (2, 64, 4), "tiny": (4, 96, 4), "small": (6, 192, 6), "S": (12, 384, 6), "B": (12, 768, 12), "L": (24, 1024, 16), "XL": (28, 1152, 16)}
 
 def modulate(x, shift, scale):
     "adaLN modulation of token features `x` `[N, T, D]` by per-sample `shift`, `scale` `[N, D]`."

@@ -7,12 +7,16 @@ Docs: https://refine-lab.github.io/refine-lab/stability.html.md"""
 
 # %% ../nbs/11_stability.ipynb #9ae7f920
 from __future__ import annotations
+import json, warnings
+from pathlib import Path
 import torch
 import torch.nn as nn
 
 # %% auto #0
-__all__ = ['per_t_normalised_mean', 'loss_score', 'per_sample_sq_gradnorms', 'gradnorm_score', 'spherical_kmeans',
-           'clustering_keep', 'random_score', 'kcenter_score', 'select_subset', 'paired_cosine']
+__all__ = ['SCORE_NAMES', 'SCORES_INDEX', 'per_t_normalised_mean', 'loss_score', 'per_sample_sq_gradnorms', 'gradnorm_score',
+           'spherical_kmeans', 'clustering_keep', 'keep_per_cluster', 'random_score', 'kcenter_score', 'select_subset',
+           'compute_scores', 'subset_indices', 'full_data_counterpart', 'save_scores', 'load_scores', 'paired_cosine',
+           'best_t_split']
 
 # %% ../nbs/11_stability.ipynb #fc92e7e3
 def per_t_normalised_mean(values: torch.Tensor) -> torch.Tensor:
@@ -47,7 +51,9 @@ def per_sample_sq_gradnorms(model: nn.Module, path, x0: torch.Tensor, x1: torch.
     def loss_one(p, a, b, s_t):
         s = path.sample(a[None], b[None], s_t[None])
         return path.loss(functional_call(model, p, (s.x_t, s_t[None])), s).sum()
-    gs = vmap(grad(loss_one), in_dims=(None, 0, 0, 0))(params, x0, x1, t)
+    with warnings.catch_warnings():   # vmap falls back to a loop for CPU flash attention: slower, same numbers
+        warnings.filterwarnings("ignore", message="There is a performance drop")
+        gs = vmap(grad(loss_one), in_dims=(None, 0, 0, 0))(params, x0, x1, t)
     return sum(g.flatten(1).pow(2).sum(1) for g in gs.values())
 
 def gradnorm_score(model: nn.Module, latents: torch.Tensor, path, ts=(0.1, 0.3, 0.5, 0.7, 0.9), seed: int = 0,
@@ -68,7 +74,13 @@ def spherical_kmeans(x: torch.Tensor, k: int, iters: int = 50, seed: int = 0):
     if k < 1 or k > len(x): raise ValueError(f"spherical_kmeans: k must be in [1, {len(x)}], got {k}")
     x = nn.functional.normalize(x.double(), dim=1)
     g = torch.Generator().manual_seed(seed)
-    c = x[torch.randperm(len(x), generator=g)[:k]].clone()
+    # k-means++ seeding (each new centre drawn with probability ~ its cosine distance to the nearest chosen one):
+    # a random init often merges two clusters and splits another
+    c = [x[int(torch.randint(len(x), (1,), generator=g))]]
+    for _ in range(1, k):
+        d = (1 - (x @ torch.stack(c).T).max(1).values).clamp_min(0)
+        c.append(x[int(torch.multinomial(d / d.sum(), 1, generator=g))] if d.sum() > 0 else x[len(c) % len(x)])
+    c = torch.stack(c)
     for _ in range(iters):
         a = (x @ c.T).argmax(1)
         new = torch.zeros_like(c).index_add_(0, a, x)
@@ -85,7 +97,13 @@ def clustering_keep(features: torch.Tensor, keep_fraction: float, k: int = 10, n
     """Indices kept by the clustering criterion: per spherical-k-means cluster, the samples nearest (or furthest) to the
     centre; `balanced=False` keeps round(fraction * cluster size) of each cluster, `True` the same number from each."""
     a, _, cos = spherical_kmeans(features, k, seed=seed)
-    total = round(keep_fraction * len(features))
+    return keep_per_cluster(a, cos, keep_fraction, nearest, balanced)
+
+def keep_per_cluster(a: torch.Tensor, cos: torch.Tensor, keep_fraction: float, nearest: bool = True, balanced: bool = False) -> torch.Tensor:
+    "`clustering_keep` from precomputed cluster assignments `a` `[N]` and cosines to the own centre `cos` `[N]`."
+    if not 0 < keep_fraction <= 1: raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
+    k = int(a.max()) + 1
+    total = round(keep_fraction * len(a))
     sizes = torch.bincount(a, minlength=k)
     if balanced:
         quota = torch.zeros(k, dtype=torch.long); left = total
@@ -125,6 +143,60 @@ def select_subset(scores: torch.Tensor, keep_fraction: float, highest: bool = Tr
     order = torch.argsort(scores, descending=highest, stable=True)
     return torch.sort(order[:n_keep]).values
 
+# %% ../nbs/11_stability.ipynb #5806dd4c
+#: the criteria `compute_scores` returns (plus the cluster assignment and cosine that `clustering` uses)
+SCORE_NAMES = ("loss", "gradnorm", "random", "kcenter")
+
+def compute_scores(model: nn.Module, latents: torch.Tensor, features: torch.Tensor, path, ts=(0.1, 0.3, 0.5, 0.7, 0.9),
+                   clusters: int = 10, seed: int = 0, prior=None) -> dict:
+    """Every score of the training set: `loss` and `gradnorm` of a briefly trained `model` on `latents` (in its flow
+    space, with its `prior`), `random`, `kcenter` on the L2-normalised `features` `[N, D]` of the same samples, and the
+    spherical-k-means `cluster` `[N]` with each sample's `cluster_cos` to its centre."""
+    if len(latents) != len(features): raise ValueError(f"{len(latents)} latents but {len(features)} feature rows")
+    f = nn.functional.normalize(features.double(), dim=1)
+    a, _, cos = spherical_kmeans(f, clusters, seed=seed)
+    return {"loss": loss_score(model, latents, path, ts, seed=seed, prior=prior),
+            "gradnorm": gradnorm_score(model, latents, path, ts, seed=seed, prior=prior),
+            "random": random_score(len(latents), seed), "kcenter": kcenter_score(f, seed), "cluster": a, "cluster_cos": cos}
+
+def subset_indices(scores: dict, criterion: str, keep_fraction: float, keep: str = "highest", balanced: bool = False) -> torch.Tensor:
+    "Sorted indices of the training samples a method keeps: `criterion` in `SCORE_NAMES`, `clustering`, or `all`."
+    if keep not in ("highest", "lowest"): raise ValueError(f"keep must be 'highest' or 'lowest', got {keep!r}")
+    n = len(scores["random"])
+    if criterion == "all": return torch.arange(n)
+    if criterion == "clustering":
+        return keep_per_cluster(scores["cluster"], scores["cluster_cos"], keep_fraction, nearest=keep == "highest", balanced=balanced)
+    if criterion not in SCORE_NAMES: raise ValueError(f"unknown subset criterion {criterion!r}; one of all, clustering, {', '.join(SCORE_NAMES)}")
+    return select_subset(scores[criterion], keep_fraction, highest=keep == "highest")
+
+def full_data_counterpart(name: str, methods: dict):
+    "The method that differs from `methods[name]` only by training on all the data (`subset` all), or None."
+    import dataclasses
+    target = dataclasses.replace(methods[name], subset="all", keep_fraction=1.0, keep="highest", balanced=False)
+    return next((m for m, cfg in methods.items() if m != name and cfg == target), None)
+
+SCORES_INDEX = "scores.json"   # in the scores stage's folder: which cached file holds the current dataset's scores
+
+def save_scores(scores: dict, out_dir, key: str, info: dict) -> Path:
+    "Store `scores` as `<out_dir>/<key>.safetensors` (atomic) and point `scores.json` at it; returns the file."
+    from refine_lib.data import atomic_save_file, atomic_write_json
+    out_dir = Path(out_dir); f = out_dir / f"{key}.safetensors"
+    atomic_save_file({k: v.contiguous() for k, v in scores.items()}, f, {"key": key})
+    atomic_write_json({"file": f.name, "key": key, **info}, out_dir / SCORES_INDEX)
+    return f
+
+def load_scores(out_dir, key: str | None = None) -> dict | None:
+    """The scores the `scores` stage stored in `out_dir` (those of `key` when given: None if that key was never
+    computed, the cache miss). Raises `FileNotFoundError` naming the folder when there are none."""
+    from safetensors.torch import load_file
+    out_dir = Path(out_dir)
+    if key is not None:
+        f = out_dir / f"{key}.safetensors"
+        return load_file(str(f)) if f.exists() else None
+    index = out_dir / SCORES_INDEX
+    if not index.exists(): raise FileNotFoundError(f"{index} not found: run the scores stage (dvc repro scores)")
+    return load_file(str(out_dir / json.loads(index.read_text())["file"]))
+
 # %% ../nbs/11_stability.ipynb #efdb0bfb
 def paired_cosine(feats_a: torch.Tensor, feats_b: torch.Tensor, seed: int = 0) -> dict:
     """Cosine similarity of features of samples drawn from the same seeds by two models (`feats_a[i]` <-> `feats_b[i]`),
@@ -137,3 +209,11 @@ def paired_cosine(feats_a: torch.Tensor, feats_b: torch.Tensor, seed: int = 0) -
     shuf = nn.functional.cosine_similarity(feats_a.double(), feats_b[perm].double(), dim=1)
     return {"paired_mean": cos.mean().item(), "paired_std": cos.std().item(),
             "shuffled_mean": shuf.mean().item(), "shuffled_std": shuf.std().item(), "n": len(cos)}
+
+def best_t_split(rows: list, tolerance: float = 0.05):
+    """The coarse-to-fine row (dicts with `t_split`, `fid`) with the largest `t_split`, i.e. the most work on the small
+    model and so the fastest, whose FID is at most (1 + `tolerance`) x the FID of the large model alone (`t_split` 0).
+    The choice depends on FIDs only, not on noisy timings. None without a `t_split` 0 row."""
+    base = next((r for r in rows if r["t_split"] == 0.0), None)
+    if base is None: return None
+    return max((r for r in rows if r["fid"] <= (1 + tolerance) * base["fid"]), key=lambda r: r["t_split"])

@@ -9,6 +9,7 @@ from conftest import copy_project, run
 SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          "features": {"steps": 30, "batch_size": 64},
          "decoder": {"steps": 10, "batch_size": 32, "swap_anchors": 50},
+         "scores": {"steps": 20, "batch_size": 32},
          "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5, "snapshot_every": 20},
          "evaluate": {"sampling_steps": 4, "num_samples": 64}}
 
@@ -33,7 +34,9 @@ def test_repro_smoke_end_to_end(repro_project):
     proj, env = repro_project
     ev = json.loads((proj / "metrics" / "evaluate.json").read_text())
     methods = ["vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp"]
-    assert set(ev) == {"reference: real train", "reference: gaussian latents", *methods,
+    stability_rows = ["subset-loss-50", "subset-random-50", "micro-linear"]
+    c2f = [f"coarse-to-fine {t:g}: micro-linear + vanilla-linear" for t in (0, 0.3, 0.5, 0.7, 0.9, 1)]
+    assert set(ev) == {"reference: real train", "reference: gaussian latents", *methods, *stability_rows, *c2f,
                        "decoder swap: spherical-slerp + vanilla decoder", "decoder swap: vanilla-linear + spherical decoder"}
     for row in ev.values():
         assert {"fid", "precision", "recall", "density", "coverage", "extractor", "num_samples", "sampler", "nfe"} <= set(row)
@@ -44,6 +47,20 @@ def test_repro_smoke_end_to_end(repro_project):
         assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4
         assert r["paper_fid"] > 0 and set(r["fid_by_step"]) == {"20", "40"}
         assert json.loads((proj / f"metrics/train/{m}.json").read_text())["steps"] == 40
+    # stability: reduced-data rows train on half the split (as the scores chose), the small model is SiT-micro
+    assert ev["subset-loss-50"]["train_samples"] == ev["subset-random-50"]["train_samples"] == 719 and ev["vanilla-linear"]["train_samples"] == 1438
+    assert ev["subset-loss-50"]["subset"] == "loss" and ev["micro-linear"]["model"] == "SiT-micro/1"
+    # coarse to fine through the real pipeline: t_split 0 is the large model's row, 1 the small model's, bit for bit
+    assert ev[c2f[0]]["fid"] == ev["vanilla-linear"]["fid"] and ev[c2f[-1]]["fid"] == ev["micro-linear"]["fid"]
+    assert [(ev[c]["small_calls"], ev[c]["large_calls"]) for c in c2f] == [(0, 4), (2, 2), (2, 2), (3, 1), (4, 0), (4, 0)]
+    st = json.loads((proj / "metrics/stability.json").read_text())
+    assert [(p["a"], p["b"]) for p in st["stability"]] == [("vanilla-linear", "subset-loss-50"), ("vanilla-linear", "subset-random-50"),
+                                                         ("vanilla-linear", "micro-linear"), ("vanilla-linear", "vanilla-shell")]
+    assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 64 for p in st["stability"])
+    assert [r["full_data_method"] for r in st["reduced_data"]] == ["vanilla-linear", "vanilla-linear"]
+    assert [r["t_split"] for r in st["coarse_to_fine"]["rows"]] == [0, 0.3, 0.5, 0.7, 0.9, 1] and st["coarse_to_fine"]["best"] is not None
+    sc = json.loads((proj / "metrics/scores.json").read_text())
+    assert sc["n"] == 1438 and not sc["reused"] and set(sc["spearman"]) == {"loss", "gradnorm", "random", "kcenter", "clustering"}
     table = (proj / "reports/evaluate/table.md").read_text()
     assert "| spherical-slerp |" in table and "| 20.55 |" in table
     assert json.loads((proj / "metrics/features.json").read_text())["test_accuracy"] > 0.5
@@ -64,13 +81,20 @@ def test_repro_smoke_end_to_end(repro_project):
               "outputs/train/spherical-slerp/model.safetensors", "reports/evaluate/samples.png", "reports/evaluate/training_curves.png",
               "reports/evaluate/convergence.png", "outputs/finetune-decoder/spherical/diffusion_pytorch_model.safetensors",
               "outputs/finetune-decoder/vanilla/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/radial_share.png",
-              "reports/finetune-decoder/swap_probe.png", "reports/finetune-decoder/reconstructions.png", "reports/finetune-decoder/norm_table.md"]:
+              "reports/finetune-decoder/swap_probe.png", "reports/finetune-decoder/reconstructions.png", "reports/finetune-decoder/norm_table.md",
+              "outputs/scores/scores.json", "reports/scores/agreement.png", "reports/scores/extremes.png", "reports/evaluate/reduced_data.md",
+              "reports/evaluate/coarse_to_fine.md", "reports/evaluate/coarse_to_fine.png", "reports/evaluate/stability.md",
+              "reports/evaluate/stability_pairs.png"]:
         assert (proj / f).exists(), f
     from refine_lib.data import load_latents
     z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
     assert z.shape == (1438, 4, 4, 4) and y.shape == (1438,) and stats.mean.shape == (4,)
     out = run("dvc repro", proj, env=env).stdout
     assert "up to date" in out, out
+    assert "up to date" in run("dvc status", proj, env=env).stdout
+    # scores are cached per dataset: a forced rerun of the stage reuses them, and nothing downstream changes
+    run("dvc repro -f -s scores", proj, env=env)
+    assert json.loads((proj / "metrics/scores.json").read_text())["reused"]
     assert "up to date" in run("dvc status", proj, env=env).stdout
 
 
