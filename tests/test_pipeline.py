@@ -163,4 +163,4 @@ def test_exp_run_switches_a_rows_path_and_geometry(repro_project):
     assert row["geometry"] == "spherical" and row["decoder"] == "finetune-decoder/spherical"
     p = run("dvc exp run -S methods.vanilla-linear.path=slerp", proj, env=env, check=False)
     assert p.returncode != 0 and "methods.vanilla-linear: path 'slerp' needs geometry 'spherical'" in p.stdout, p.stdout[-2000:]
-    run("git checkout -- params.yaml && dvc repro", proj, env=env)   # back to the committed parameters
+    run("git checkout -- params.yaml", proj, env=env)   # the last test of the module: no need to rerun the pipeline
