@@ -15,11 +15,13 @@ export TOKENIZERS_PARALLELISM := false
 
 all: test
 
+# the stamp holds the hashes of what was installed: nbdev-export rewrites pyproject.toml (same content, new mtime),
+# which must not trigger a reinstall
 $(VENV)/.installed: pyproject.toml requirements.lock
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c requirements.lock -e '.[dev]'
-	touch $@
+	@if [ -x $(PY) ] && sha256sum pyproject.toml requirements.lock | cmp -s - $@; then touch $@; else \
+	  $(PYTHON) -m venv $(VENV) && $(PY) -m pip install -q --upgrade pip && \
+	  $(PY) -m pip install -q -c requirements.lock -e '.[dev]' && \
+	  sha256sum pyproject.toml requirements.lock > $@; fi
 
 venv: $(VENV)/.installed
 
