@@ -12,9 +12,10 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS', 'STAGE_SECTIONS',
-           'ParamsError', 'knob', 'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'TrainConfig', 'MethodConfig',
-           'DecoderConfig', 'EvaluateConfig', 'ScoresConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
+__all__ = ['SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS', 'TEACHERS',
+           'DEFAULT_REFINE_RUNS', 'STAGE_SECTIONS', 'ParamsError', 'knob', 'DataConfig', 'EncodeConfig',
+           'FeaturesConfig', 'TrainConfig', 'MethodConfig', 'DecoderConfig', 'EvaluateConfig', 'ScoresConfig',
+           'SemanticConfig', 'RefineRunConfig', 'RefineConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
            'stage_parameters', 'section', 'method_section']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
@@ -179,6 +180,67 @@ class ScoresConfig:
     ts: list[float] = knob([0.1, 0.3, 0.5, 0.7, 0.9], ge=0.0, le=1.0, doc="the fixed grid of t of the loss and gradient-norm scores")
     clusters: int = knob(10, ge=1, doc="spherical k-means clusters of the clustering score")
 
+TEACHERS = ("ssl", "dinov2", "timm")
+
+@dataclass(frozen=True)
+class SemanticConfig:
+    """The `semantic` stage (LIRF's semantically aligned latent space): a frozen teacher, and the plain autoencoder finetuned
+    with an alignment loss to the teacher's features (and optionally the manifold-preservation loss)."""
+    teacher: str = knob("ssl", choices=TEACHERS, doc="ssl: a self-supervised CNN trained here (no labels); dinov2 / timm: a timm model with local weights")
+    timm_model: str = knob("", doc="timm model of the dinov2 / timm teachers (default vit_small_patch14_dinov2.lvd142m)")
+    weights: str = knob("", doc="local weights file of the timm teacher (nothing is downloaded)")
+    teacher_steps: int = knob(600, ge=1, doc="training steps of the ssl teacher (contrastive, two augmented views)")
+    teacher_batch_size: int = knob(128, ge=2)
+    teacher_lr: float = knob(2e-3, gt=0.0, le=1.0)
+    teacher_dim: int = knob(32, ge=2, doc="feature size of the ssl teacher")
+    temperature: float = knob(0.2, gt=0.0, doc="NT-Xent temperature of the ssl teacher")
+    steps: int = knob(400, ge=0, doc="finetuning steps of the autoencoder (encoder and decoder) with the alignment loss")
+    batch_size: int = knob(64, ge=2)
+    lr: float = knob(5e-4, gt=0.0, le=1.0)
+    kl_weight: float = knob(1e-4, ge=0.0)
+    align_weight: float = knob(0.5, ge=0.0, doc="weight of 1 - cos(h(z), teacher features), h a small alignment network")
+    manifold_weight: float = knob(0.0, ge=0.0, doc="weight of the manifold-preservation loss (same-label kNN pair distances); 0: off")
+    manifold_k: int = knob(3, ge=1, doc="neighbours per sample of the manifold-preservation loss")
+
+    def __post_init__(self):
+        if self.teacher != "ssl" and not self.weights:
+            raise ParamsError(f"weights: a local weights file is needed for teacher '{self.teacher}' (no downloads here)")
+        if self.teacher == "timm" and not self.timm_model:
+            raise ParamsError("timm_model: needed when teacher is 'timm'")
+
+@dataclass(frozen=True)
+class RefineRunConfig:
+    "One run of the refine stage: which latent space, and whether the LIRF loop densifies the training set."
+    latents: str = knob("plain", choices=("plain", "semantic"), doc="plain: the encode stage's latents; semantic: the semantic stage's")
+    lirf: bool = knob(True, doc="false: the plain SiT baseline (same init, data and steps, no densification)")
+
+DEFAULT_REFINE_RUNS = {"baseline": {"lirf": False}, "lirf-semantic": {"latents": "semantic"}, "lirf-plain": {}}
+
+@dataclass(frozen=True)
+class RefineConfig:
+    "The `refine` stage: few-shot training with and without LIRF's generate-correct-admit loop (refine_lib.lirf)."
+    few_shot: int = knob(100, ge=2, doc="training images of the few-shot subset (class-balanced, seeded)")
+    model: str = knob("micro", choices=SIT_SIZE_NAMES, doc="SiT size of every run")
+    steps: int = knob(1500, ge=1, doc="training steps of every run (the same budget with and without LIRF)")
+    batch_size: int = knob(64, ge=1)
+    lr: float = knob(1e-3, gt=0.0, le=1.0)
+    warmup_steps: int = knob(100, ge=0)
+    ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
+    grad_clip: float = knob(1.0, ge=0.0)
+    interval: int = knob(250, ge=1, doc="Delta: a refinement round every this many steps (rounds at Delta, 2 Delta, ... < steps)")
+    candidates: int = knob(100, ge=1, doc="candidates drawn from the EMA model per round")
+    k: int = knob(3, ge=1, doc="neighbours of the reference point (cosine top-k in the bank)")
+    lambda_start: float = knob(0.8, ge=0.0, le=1.0, doc="correction strength of the first round ...")
+    lambda_end: float = knob(0.2, ge=0.0, le=1.0, doc="... annealed linearly to this in the last round")
+    tau: float = knob(1.0, gt=0.0, doc="admission: ||z - C(z)|| <= tau, absolute, in normalised latent units (see the lirf page)")
+    sampling_steps: int = knob(25, ge=1, doc="Euler steps of candidate generation")
+    runs: dict[str, RefineRunConfig] = field(default_factory=lambda: {m: RefineRunConfig(**kw) for m, kw in DEFAULT_REFINE_RUNS.items()},
+                                             metadata={"doc": "the runs compared in the few-shot table"})
+
+    def __post_init__(self):
+        if self.interval >= self.steps:
+            raise ParamsError(f"interval: {self.interval} must be smaller than steps ({self.steps}) for at least one refinement round")
+
 # %% ../nbs/00_config.ipynb #b26cd879
 @dataclass(frozen=True)
 class Params:
@@ -192,6 +254,8 @@ class Params:
     train: TrainConfig = field(default_factory=TrainConfig)
     methods: dict[str, MethodConfig] = field(default_factory=lambda: {m: MethodConfig(**kw) for m, kw in DEFAULT_METHODS.items()})
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
 
     def __post_init__(self):
         ev = self.evaluate
@@ -215,6 +279,8 @@ STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   "finetune-decoder": ("seed", "data", "features", "decoder"),
                   "scores": ("seed", "data", "features", "scores"),
                   "train": ("seed", "train", "methods.{method}"),
+                  "semantic": ("seed", "data", "semantic"),
+                  "refine": ("seed", "refine"),
                   "evaluate": ("seed", "data", "features", "evaluate")}
 
 # %% ../nbs/00_config.ipynb #38e50ea1
