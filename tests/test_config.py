@@ -28,6 +28,9 @@ def test_committed_params_are_valid():
     ("seed: -1\n", "seed: -1 is out of range (must be >= 0)"),
     ("data: [1, 2]\n", "data: expected a mapping"),
     ("seed: 0\n  bad: indentation\n", "not valid YAML"),
+    ("refine:\n  interval: 2000\n", "refine: interval: 2000 must be smaller than steps (1500)"),
+    ("refine:\n  runs:\n    x: {latents: semantc}\n", "refine.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
+    ("semantic:\n  teacher: dinov2\n", "weights: a local weights file is needed for teacher 'dinov2'"),
 ])
 def test_bad_params_name_the_file_and_key(tmp_path, text, fragment):
     f = write(tmp_path, text)

@@ -11,6 +11,9 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          "decoder": {"steps": 10, "batch_size": 32, "swap_anchors": 50},
          "scores": {"steps": 20, "batch_size": 32},
          "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5, "snapshot_every": 20},
+         "semantic": {"teacher_steps": 20, "steps": 10, "batch_size": 32, "manifold_weight": 0.1},
+         "refine": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5,
+                    "tau": 100.0},   # every candidate admitted: the bank grows by exactly 16 per round
          "evaluate": {"sampling_steps": 4, "num_samples": 64}}
 
 
@@ -61,6 +64,18 @@ def test_repro_smoke_end_to_end(repro_project):
     assert [r["t_split"] for r in st["coarse_to_fine"]["rows"]] == [0, 0.3, 0.5, 0.7, 0.9, 1] and st["coarse_to_fine"]["best"] is not None
     sc = json.loads((proj / "metrics/scores.json").read_text())
     assert sc["n"] == 1438 and not sc["reused"] and set(sc["spearman"]) == {"loss", "gradnorm", "random", "kcenter", "clustering"}
+    # LIRF: the semantic space, the few-shot runs (rounds at steps 15 and 30), and the three-row table beside the few-shot reference
+    sem = json.loads((proj / "metrics/semantic.json").read_text())
+    assert sem["teacher"] == "ssl-teacher-32d" and set(sem["knn_accuracy"]) == {"teacher", "plain_latents", "semantic_latents"}
+    ref = json.loads((proj / "metrics/refine.json").read_text())
+    assert list(ref) == ["baseline", "lirf-semantic", "lirf-plain"] and ref["baseline"]["rounds"] == [] and ref["baseline"]["bank_size"] == 20
+    for r in ("lirf-semantic", "lirf-plain"):
+        assert [(x["round"], x["step"], x["admitted"], x["bank_size"]) for x in ref[r]["rounds"]] == [(1, 15, 16, 36), (2, 30, 16, 52)]
+        assert [x["lambda"] for x in ref[r]["rounds"]] == [0.8, 0.2] and all(x["mean_correction"] > 0 for x in ref[r]["rounds"])
+    few = json.loads((proj / "metrics/lirf.json").read_text())
+    assert list(few["rows"]) == ["reference: the 20 few-shot images", "baseline", "lirf-semantic", "lirf-plain"]
+    assert all({"fid", "recall", "memorized"} <= set(r) for r in few["rows"].values()) and few["rows"]["reference: the 20 few-shot images"]["memorized"] == 1.0
+    assert "| lirf-semantic | semantic | yes | 52 |" in (proj / "reports/evaluate/few_shot.md").read_text()
     table = (proj / "reports/evaluate/table.md").read_text()
     assert "| spherical-slerp |" in table and "| 20.55 |" in table
     assert json.loads((proj / "metrics/features.json").read_text())["test_accuracy"] > 0.5
@@ -84,7 +99,10 @@ def test_repro_smoke_end_to_end(repro_project):
               "reports/finetune-decoder/swap_probe.png", "reports/finetune-decoder/reconstructions.png", "reports/finetune-decoder/norm_table.md",
               "outputs/scores/scores.json", "reports/scores/agreement.png", "reports/scores/extremes.png", "reports/evaluate/reduced_data.md",
               "reports/evaluate/coarse_to_fine.md", "reports/evaluate/coarse_to_fine.png", "reports/evaluate/stability.md",
-              "reports/evaluate/stability_pairs.png"]:
+              "reports/evaluate/stability_pairs.png", "outputs/semantic/autoencoder/diffusion_pytorch_model.safetensors",
+              "outputs/semantic/teacher.safetensors", "outputs/semantic/latents_train.safetensors", "reports/semantic/interpolations.png",
+              "outputs/refine/few_shot.json", "outputs/refine/lirf-semantic/bank.safetensors", "outputs/refine/baseline/model.safetensors",
+              "reports/refine/bank_growth.png", "reports/refine/projection.png", "reports/refine/rounds.md", "reports/evaluate/few_shot_samples.png"]:
         assert (proj / f).exists(), f
     from refine_lib.data import load_latents
     z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
