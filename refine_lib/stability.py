@@ -28,21 +28,23 @@ def _fixed_noise(shape, n_t: int, seed: int, prior=None) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return prior((n_t, *shape), g) if prior is not None else torch.randn((n_t, *shape), generator=g)
 
+def _per_t_scores(per_batch, latents: torch.Tensor, ts, seed: int, batch_size: int, prior=None) -> torch.Tensor:
+    "`per_batch(x0, x1, t) -> [B]` over the fixed grid of t and fixed noises (the same for every score), normalised per t."
+    noise = _fixed_noise(latents.shape, len(ts), seed, prior)
+    cols = [torch.cat([per_batch(noise[j, i:i + batch_size], latents[i:i + batch_size],
+                                 torch.full((len(latents[i:i + batch_size]),), float(t)))
+                       for i in range(0, len(latents), batch_size)]) for j, t in enumerate(ts)]
+    return per_t_normalised_mean(torch.stack(cols, 1))
+
 @torch.no_grad()
 def loss_score(model: nn.Module, latents: torch.Tensor, path, ts=(0.1, 0.3, 0.5, 0.7, 0.9), seed: int = 0,
                batch_size: int = 256, prior=None) -> torch.Tensor:
     "Per-sample flow-matching loss of `model` on a fixed grid of times with fixed noises, normalised per t, averaged."
     model.eval()
-    noise = _fixed_noise(latents.shape, len(ts), seed, prior)
-    cols = []
-    for j, t in enumerate(ts):
-        col = []
-        for i in range(0, len(latents), batch_size):
-            x1, x0 = latents[i:i + batch_size], noise[j, i:i + batch_size]
-            s = path.sample(x0, x1, torch.full((len(x1),), float(t)))
-            col.append(path.loss(model(s.x_t, torch.full((len(x1),), float(t))), s))
-        cols.append(torch.cat(col))
-    return per_t_normalised_mean(torch.stack(cols, 1))
+    def per_batch(x0, x1, t):
+        s = path.sample(x0, x1, t)
+        return path.loss(model(s.x_t, t), s)
+    return _per_t_scores(per_batch, latents, ts, seed, batch_size, prior)
 
 def per_sample_sq_gradnorms(model: nn.Module, path, x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     "`[B]` squared norms of the parameter gradient of each sample's flow-matching loss (torch.func, one pass)."
@@ -60,13 +62,7 @@ def gradnorm_score(model: nn.Module, latents: torch.Tensor, path, ts=(0.1, 0.3, 
                    batch_size: int = 64, prior=None) -> torch.Tensor:
     "Per-sample squared parameter-gradient norm of the flow-matching loss, same grid and noises as `loss_score`."
     model.eval()
-    noise = _fixed_noise(latents.shape, len(ts), seed, prior)
-    cols = []
-    for j, t in enumerate(ts):
-        cols.append(torch.cat([per_sample_sq_gradnorms(model, path, noise[j, i:i + batch_size], latents[i:i + batch_size],
-                                                       torch.full((len(latents[i:i + batch_size]),), float(t)))
-                               for i in range(0, len(latents), batch_size)]))
-    return per_t_normalised_mean(torch.stack(cols, 1))
+    return _per_t_scores(lambda x0, x1, t: per_sample_sq_gradnorms(model, path, x0, x1, t), latents, ts, seed, batch_size, prior)
 
 # %% ../nbs/11_stability.ipynb #b4a2ccf2
 def spherical_kmeans(x: torch.Tensor, k: int, iters: int = 50, seed: int = 0):
