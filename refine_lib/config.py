@@ -92,7 +92,7 @@ class TrainConfig:
     patch_size: int = knob(1, ge=1)
     class_conditional: bool = knob(False, doc="condition on labels (with classifier-free guidance dropout)")
     class_dropout: float = knob(0.1, ge=0.0, lt=1.0)
-    steps: int = knob(2000, ge=1)
+    steps: int = knob(1500, ge=1)
     batch_size: int = knob(64, ge=1)
     lr: float = knob(1e-3, gt=0.0, le=1.0)
     weight_decay: float = knob(0.0, ge=0.0)
