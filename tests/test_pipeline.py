@@ -9,7 +9,7 @@ from conftest import copy_project, run
 SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          "features": {"steps": 30, "batch_size": 64},
          "decoder": {"steps": 10, "batch_size": 32, "swap_anchors": 50},
-         "scores": {"steps": 20, "batch_size": 32},
+         "scores": {"steps": 20, "batch_size": 32, "ts": [0.3, 0.7]},
          "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5, "snapshot_every": 20},
          "semantic": {"teacher_steps": 20, "steps": 10, "batch_size": 32, "manifold_weight": 0.1},
          "refine": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5,
@@ -138,12 +138,35 @@ def test_bad_input_fails_clearly_and_keeps_outputs(repro_project):
     assert run("git diff --stat data.dvc", proj).stdout.strip() == ""
 
 
-def test_train_stage_resumes_after_kill_with_identical_weights(repro_project):
+# what the resume test changes; restored afterwards so that later tests find the smoke project up to date (no retraining)
+RESUME_TOUCHES = ["params.yaml", "dvc.lock", "metrics/train/spherical-slerp.json", "reports/notebooks/train-spherical-slerp.ipynb",
+                  "reports/train/spherical-slerp", "outputs/train/spherical-slerp"]
+
+
+def _copy(src, dst):
+    import shutil
+    if dst.is_dir(): shutil.rmtree(dst)
+    elif dst.exists(): dst.unlink()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+
+
+def test_train_stage_resumes_after_kill_with_identical_weights(repro_project, tmp_path):
     """Kill `dvc repro` of the train stage after its first checkpoint, rerun it: the final weights equal those of an
     uninterrupted run."""
+    proj, env = repro_project
+    for p in RESUME_TOUCHES: _copy(proj / p, tmp_path / "backup" / p)
+    try:
+        _resume_after_kill(proj, env)
+    finally:
+        for p in RESUME_TOUCHES: _copy(tmp_path / "backup" / p, proj / p)
+    # the stage is back where the test found it (`dvc status` without --with-deps: this stage only)
+    assert "up to date" in run("dvc status train@spherical-slerp", proj, env=env).stdout
+
+
+def _resume_after_kill(proj, env):
     import os, signal, subprocess, time
     from conftest import BIN
-    proj, env = repro_project
     out = proj / "outputs/train/spherical-slerp"
     p = yaml.safe_load((proj / "params.yaml").read_text())
     p["train"]["steps"] = 160; (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
@@ -174,7 +197,7 @@ def test_exp_run_switches_a_rows_path_and_geometry(repro_project):
     a combination that makes no sense (slerp on vanilla latents) fails naming the key."""
     proj, env = repro_project
     env = dict(env, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
-    run("dvc repro && git add -A && git commit -qm smoke", proj, env=env)   # earlier tests changed params.yaml
+    run("dvc repro && git add -A && git commit -qm smoke", proj, env=env)   # up to date: earlier tests restored what they changed
     out = run("dvc exp run -S methods.vanilla-shell.geometry=spherical", proj, env=env).stdout
     assert "Running stage 'train@vanilla-shell'" in out and "Running stage 'train@vanilla-linear'" not in out, out
     row = json.loads((proj / "metrics/evaluate.json").read_text())["vanilla-shell"]
