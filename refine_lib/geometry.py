@@ -1,5 +1,4 @@
-"""Per-token spherical geometry of latents: projection onto the sphere of radius sqrt(d), slerp, tangent projection,
-the exponential map and the radial/angular decomposition.
+"""Per-token spherical geometry of latents: projection onto the sphere of radius sqrt(d), slerp, tangent projection, the exponential map and the radial/angular decomposition.
 
 Docs: https://refine-lab.github.io/refine-lab/geometry.html.md"""
 

@@ -1,5 +1,4 @@
-"""Latent Iterative Refinement Flow (arXiv 2509.19903): few-shot generation by densifying the latent training set with
-a generate-correct-admit loop.
+"""Latent Iterative Refinement Flow (arXiv 2509.19903): few-shot generation by densifying the latent training set with a generate-correct-admit loop.
 
 Docs: https://refine-lab.github.io/refine-lab/lirf.html.md"""
 

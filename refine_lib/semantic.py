@@ -1,5 +1,4 @@
-"""LIRF's semantically aligned latent space: a frozen teacher, an alignment loss that ties the autoencoder's latents
-to the teacher's features, and the paper's manifold-preservation loss.
+"""LIRF's semantically aligned latent space: a frozen teacher, an alignment loss that ties the autoencoder's latents to the teacher's features, and the paper's manifold-preservation loss.
 
 Docs: https://refine-lab.github.io/refine-lab/semantic.html.md"""
 

@@ -1,5 +1,4 @@
-"""Spherical latent flow matching (Meral et al. 2026): spherical latents, decoder finetuning with a frozen encoder,
-and the geometry diagnostics (norm concentration, radial share, component-swap probe).
+"""Spherical latent flow matching (Meral et al. 2026): spherical latents, decoder finetuning with a frozen encoder, and the geometry diagnostics (norm concentration, radial share, component-swap probe).
 
 Docs: https://refine-lab.github.io/refine-lab/spherical.html.md"""
 

@@ -1,5 +1,4 @@
-"""Stability of latent flow matching: per-sample scores for training on reduced data, same-seed stability of two
-models, and coarse-to-fine sampling with a small and a large model.
+"""Stability of latent flow matching: per-sample scores for training on reduced data, same-seed stability of two models, and coarse-to-fine sampling with a small and a large model.
 
 Docs: https://refine-lab.github.io/refine-lab/stability.html.md"""
 

@@ -1,5 +1,4 @@
-"""One readable flow-matching training loop: AdamW, EMA, gradient clipping, bf16 on GPU, accelerate, tqdm, dvclive,
-atomic safetensors checkpoints with exact resume, and a NaN guard.
+"""One readable flow-matching training loop: AdamW, EMA, gradient clipping, bf16 on GPU, accelerate, tqdm, dvclive, atomic safetensors checkpoints with exact resume, and a NaN guard.
 
 Docs: https://refine-lab.github.io/refine-lab/training.html.md"""
 
