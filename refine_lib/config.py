@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS', 'TEACHERS',
-           'DEFAULT_REFINE_RUNS', 'STAGE_SECTIONS', 'ParamsError', 'knob', 'DataConfig', 'EncodeConfig',
+__all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS',
+           'TEACHERS', 'DEFAULT_REFINE_RUNS', 'STAGE_SECTIONS', 'ParamsError', 'knob', 'DataConfig', 'EncodeConfig',
            'FeaturesConfig', 'TrainConfig', 'MethodConfig', 'DecoderConfig', 'EvaluateConfig', 'ScoresConfig',
            'SemanticConfig', 'RefineRunConfig', 'RefineConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
            'stage_parameters', 'section', 'method_section']
@@ -37,6 +37,8 @@ class DataConfig:
     image_size: int = knob(16, ge=4, le=1024, doc="images are centre-cropped to a square and resized to this side")
     channels: int = knob(1, choices=(1, 3), doc="1 = greyscale, 3 = RGB")
     test_fraction: float = knob(0.2, gt=0.0, lt=1.0, doc="test share when the folder has no train/ test/ split")
+    few_shot_below: int = knob(200, ge=0, doc="a folder without train/ test/ and with fewer images is a few-shot set: no test split, "
+                               "every image trains and is the metrics' reference (0: never)")
     on_corrupt: str = knob("error", choices=("error", "skip"), doc="unreadable file: stop, or skip it with a warning")
 
 @dataclass(frozen=True)
@@ -60,13 +62,16 @@ class EncodeConfig:
                 raise ParamsError(f"encode.block_out_channels: {c} is not divisible by encode.norm_num_groups={self.norm_num_groups}")
 
 # %% ../nbs/00_config.ipynb #9cd3066b
+FEATURE_EXTRACTORS = ("auto", "classifier", "ssl", "inception", "dinov2", "timm")
+
 @dataclass(frozen=True)
 class FeaturesConfig:
     "The feature extractor of the metrics."
-    extractor: str = knob("classifier", choices=("classifier", "inception", "dinov2", "timm"))
+    extractor: str = knob("auto", choices=FEATURE_EXTRACTORS,
+                          doc="auto: classifier for labelled data, ssl otherwise; ssl: a self-supervised CNN trained here (no labels)")
     timm_model: str = knob("", doc="timm model name; default per extractor (inception_v3.tf_in1k, vit_small_patch14_dinov2.lvd142m)")
     weights: str = knob("", doc="local weights file for timm extractors (.safetensors, or a torch file loaded with weights_only)")
-    steps: int = knob(1000, ge=1, doc="classifier training steps")
+    steps: int = knob(1000, ge=1, doc="training steps of the classifier or the ssl network")
     batch_size: int = knob(128, ge=1)
     lr: float = knob(2e-3, gt=0.0)
     width: int = knob(32, ge=4)
@@ -160,7 +165,7 @@ class EvaluateConfig:
     sampler: str = knob("euler", choices=("euler", "heun", "dopri5"))
     sampling_steps: int = knob(50, ge=1, doc="steps of the fixed-step samplers")
     cfg_scale: float = knob(1.0, ge=0.0, doc="classifier-free guidance scale (class-conditional models)")
-    num_samples: int = knob(0, ge=0, doc="0: as many samples as the test split")
+    num_samples: int = knob(359, ge=0, doc="samples per row, whatever the size of the test split (0: as many as the test split)")
     k_pr: int = knob(3, ge=1)
     k_dc: int = knob(5, ge=1)
     memorization_ratio: float = knob(1 / 3, gt=0.0, doc="memorised: closer to a training image than this x the median train NN distance")

@@ -16,8 +16,8 @@ from safetensors.torch import save_file, load_file
 
 # %% auto #0
 __all__ = ['log', 'IMAGE_EXTS', 'DIGITS_SPLIT_SEED', 'DataError', 'staging_dir', 'materialize_digits', 'folder_md5', 'load_image',
-           'ImageSet', 'find_images', 'load_split', 'load_dataset', 'LatentStats', 'atomic_save_file', 'read_metadata',
-           'atomic_write_json', 'save_latents', 'load_latents', 'image_grid', 'save_figure', 'main']
+           'ImageSet', 'find_images', 'load_split', 'load_dataset', 'is_few_shot', 'LatentStats', 'atomic_save_file',
+           'read_metadata', 'atomic_write_json', 'save_latents', 'load_latents', 'image_grid', 'save_figure', 'main']
 
 # %% ../nbs/01_data.ipynb #cb3d29ae
 log = logging.getLogger(__name__)
@@ -112,14 +112,20 @@ class ImageSet:
 def _visible_files(root: Path):
     return sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
-def find_images(root, test_fraction: float = 0.2) -> dict:
-    "Map 'train'/'test' to sorted lists of files below `root` (its own split, or a deterministic one)."
+def find_images(root, test_fraction: float = 0.2, few_shot_below: int = 0) -> dict:
+    """Map 'train'/'test' to sorted lists of files below `root` (its own split, or a deterministic one). A folder without
+    its own split and with fewer than `few_shot_below` files is a few-shot set: both splits are all of its files."""
     root = Path(root)
     if not root.is_dir(): raise DataError(f"{root}: no such folder (run `make data` for the default digits, or put your images there)")
     if (root / "train").is_dir() and (root / "test").is_dir():
         split = {s: _visible_files(root / s) for s in ("train", "test")}
     else:
         files = _visible_files(root)
+        if not files: raise DataError(f"{root}: no files found (put images there, in class sub-folders for labels, or in train/ and test/)")
+        if len(files) < few_shot_below:
+            log.warning("%s: %d files, fewer than data.few_shot_below=%d: a few-shot set (no test split; every image trains and is "
+                        "the metrics' reference)", root, len(files), few_shot_below)
+            return {"train": files, "test": files}
         order = np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(files))
         n_test = max(1, int(round(len(files) * test_fraction))) if len(files) > 1 else 0
         split = {"test": sorted(files[i] for i in order[:n_test]), "train": sorted(files[i] for i in order[n_test:])}
@@ -161,13 +167,18 @@ def load_split(files, size: int, channels: int, on_corrupt: str = "error", class
 def load_dataset(cfg) -> dict:
     "Both splits of `cfg.dir` (a `DataConfig`), with the training split's classes imposed on the test split."
     root = Path(cfg.dir)
-    split = find_images(root, cfg.test_fraction)
+    split = find_images(root, cfg.test_fraction, cfg.few_shot_below)
     own = (root / "train").is_dir() and (root / "test").is_dir()
     roots = {s: (root / s if own else root) for s in split}
     train = load_split(split["train"], cfg.image_size, cfg.channels, cfg.on_corrupt, split_root=roots["train"])
-    test = load_split(split["test"], cfg.image_size, cfg.channels, cfg.on_corrupt, classes=train.classes or None, split_root=roots["test"])
+    test = train if split["test"] == split["train"] else \
+        load_split(split["test"], cfg.image_size, cfg.channels, cfg.on_corrupt, classes=train.classes or None, split_root=roots["test"])
     if (train.labels is None) != (test.labels is None): raise DataError(f"{root}: train and test must both have class folders, or neither")
     return {"train": train, "test": test}
+
+def is_few_shot(ds: dict) -> bool:
+    "Whether a dataset from `load_dataset` is a few-shot set (its test split is its training split)."
+    return ds["train"].paths == ds["test"].paths
 
 # %% ../nbs/01_data.ipynb #4b2dd647
 @dataclass

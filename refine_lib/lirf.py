@@ -182,10 +182,14 @@ def train_with_lirf(model, latents: torch.Tensor, path, loop: LoopConfig, ckpt_d
                   "seconds": time.time() - t_start}
 
 def few_shot_indices(labels: torch.Tensor | None, n: int, seed: int = 0, total: int | None = None) -> torch.Tensor:
-    "`n` training indices, the same number from every class (the remainder to the first classes), seeded; sorted."
+    """`n` training indices, the same number from every class (the remainder to the first classes), seeded; sorted.
+    A training split of at most `n` images (a few-shot set) is used whole."""
     g = torch.Generator().manual_seed(seed)
+    total = len(labels) if labels is not None else total
+    if n >= total:
+        if n > total: log.warning("refine.few_shot=%d, but the training split has %d images: the few-shot runs use all of them", n, total)
+        return torch.arange(total)
     if labels is None: return torch.randperm(total, generator=g)[:n].sort().values
-    if n > len(labels): raise ValueError(f"refine.few_shot: {n} images asked for, the training split has {len(labels)}")
     classes = labels.unique()
     per = [n // len(classes) + (i < n % len(classes)) for i in range(len(classes))]
     picks = []

@@ -17,11 +17,12 @@ from scipy import linalg
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from .data import atomic_save_file, read_metadata
+from .contrastive import ContrastiveFeatures
 
 # %% auto #0
-__all__ = ['log', 'DEFAULT_TIMM', 'frechet_distance', 'fid', 'knn_radii', 'precision_recall', 'density_coverage', 'memorization',
-           'DigitClassifier', 'train_classifier', 'ClassifierFeatures', 'TimmFeatures', 'load_feature_extractor',
-           'compute_metrics']
+__all__ = ['log', 'DEFAULT_TIMM', 'MIN_POINTS_PER_K', 'frechet_distance', 'fid', 'knn_radii', 'precision_recall',
+           'density_coverage', 'memorization', 'DigitClassifier', 'train_classifier', 'ClassifierFeatures',
+           'TimmFeatures', 'resolve_extractor', 'load_feature_extractor', 'check_metric_sizes', 'compute_metrics']
 
 # %% ../nbs/08_metrics.ipynb #a97b6191
 log = logging.getLogger(__name__)
@@ -161,17 +162,46 @@ class TimmFeatures:
 # %% ../nbs/08_metrics.ipynb #2c9567e7
 DEFAULT_TIMM = {"inception": "inception_v3.tf_in1k", "dinov2": "vit_small_patch14_dinov2.lvd142m"}
 
+def resolve_extractor(extractor: str, labelled: bool) -> str:
+    "`features.extractor` with `auto` resolved: the classifier for labelled data, the self-supervised network otherwise."
+    if extractor == "auto": return "classifier" if labelled else "ssl"
+    if extractor == "classifier" and not labelled:
+        raise ValueError("features.extractor=classifier needs labelled data (class sub-folders); use auto or ssl (a self-supervised "
+                         "network trained here, no labels), or inception / dinov2 with features.weights")
+    return extractor
+
 def load_feature_extractor(cfg, features_dir="outputs/features"):
-    "The extractor named by a `FeaturesConfig`: the cached classifier, or a timm model with local weights."
-    if cfg.extractor == "classifier": return ClassifierFeatures.load(Path(features_dir) / "classifier.safetensors")
+    "The extractor the features stage prepared for a `FeaturesConfig`: the classifier, the ssl network, or a timm model with local weights."
+    features_dir = Path(features_dir)
+    extractor = cfg.extractor
+    if extractor == "auto":   # the features stage records what `auto` resolved to
+        record = features_dir / "extractor.json"
+        if not record.exists(): raise FileNotFoundError(f"{record}: not found (run the features stage)")
+        extractor = json.loads(record.read_text())["extractor"]
+    if extractor == "classifier": return ClassifierFeatures.load(features_dir / "classifier.safetensors")
+    if extractor == "ssl":
+        return ContrastiveFeatures.load(features_dir / "ssl.safetensors", "the features stage")
     name = cfg.timm_model or DEFAULT_TIMM.get(cfg.extractor, "")
     if not name: raise ValueError("features.timm_model: needed when features.extractor is 'timm'")
     if not cfg.weights: raise ValueError(f"features.weights: a local weights file is needed for features.extractor={cfg.extractor} (no downloads here)")
     return TimmFeatures(name, cfg.weights, "cuda" if torch.cuda.is_available() else "cpu")
 
 # %% ../nbs/08_metrics.ipynb #4707a03d
+MIN_POINTS_PER_K = 10   # below this many points per neighbour, k-NN radii (and so P/R/D/C) are coarse
+
+def check_metric_sizes(n_real: int, n_fake: int, k_pr: int = 3, k_dc: int = 5) -> None:
+    "Refuse sets too small for the k-NN metrics (naming the key), and warn when they are small enough to be noisy."
+    for key, k in (("evaluate.k_pr", k_pr), ("evaluate.k_dc", k_dc)):
+        for what, n in (("reference (real) images", n_real), ("samples", n_fake)):
+            if key == "evaluate.k_dc" and what == "samples": continue   # density/coverage use the real set's radii only
+            if n <= k: raise ValueError(f"{key}={k} needs more than {k} {what}, got {n}: lower {key} or add images")
+    if min(n_real, n_fake) < MIN_POINTS_PER_K * max(k_pr, k_dc):
+        log.warning("metrics on %d reference images and %d samples with k=%d/%d: k-NN radii from so few points are coarse; "
+                    "precision, recall, density and coverage are noisy", n_real, n_fake, k_pr, k_dc)
+
 def compute_metrics(real_feats, fake_feats, train_pixels=None, fake_pixels=None, k_pr: int = 3, k_dc: int = 5, memorization_ratio: float = 1 / 3) -> dict:
     "FID, precision/recall, density/coverage on features; memorisation on pixels (flattened images) when given."
+    check_metric_sizes(len(real_feats), len(fake_feats), k_pr, k_dc)
     m = {"fid": fid(real_feats, fake_feats)} | precision_recall(real_feats, fake_feats, k_pr) | density_coverage(real_feats, fake_feats, k_dc)
     if train_pixels is not None and fake_pixels is not None:
         m |= memorization(fake_pixels.flatten(1).float(), train_pixels.flatten(1).float(), memorization_ratio)

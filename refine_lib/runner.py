@@ -12,7 +12,8 @@ import nbformat
 from .config import ParamsError, load_params, stage_parameters
 
 # %% auto #0
-__all__ = ['log', 'VOLATILE_NB_KEYS', 'StageFailed', 'stage_paths', 'scrub_notebook', 'run_stage', 'main']
+__all__ = ['log', 'VOLATILE_NB_KEYS', 'THREAD_ENV_VAR', 'StageFailed', 'stage_paths', 'scrub_notebook', 'thread_environment',
+           'run_stage', 'main']
 
 # %% ../nbs/03_runner.ipynb #2646af53
 log = logging.getLogger(__name__)
@@ -43,6 +44,19 @@ def scrub_notebook(nb) -> nbformat.NotebookNode:
         elif "id" in cell: cell["id"] = f"cell-{i}"
     return nb
 
+# %% ../nbs/03_runner.ipynb #4a54d845
+THREAD_ENV_VAR = "REFINE_THREADS"
+
+def thread_environment(environ=None) -> dict:
+    "The OpenMP settings a stage kernel should start with, given the current environment (`REFINE_THREADS`, user overrides)."
+    environ = os.environ if environ is None else environ
+    env = {"OMP_WAIT_POLICY": environ.get("OMP_WAIT_POLICY", "PASSIVE")}   # sleeping, not spinning, idle threads
+    threads = environ.get(THREAD_ENV_VAR, "").strip()
+    if threads:
+        if not threads.isdigit() or int(threads) < 1: raise StageFailed(f"{THREAD_ENV_VAR}={threads!r}: expected a whole number >= 1")
+        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"): env[k] = environ.get(k, threads)
+    return env
+
 # %% ../nbs/03_runner.ipynb #55f2b1c0
 def run_stage(stage: str, params_file="params.yaml", root=".", kernel: str = "python3", extra: dict | None = None,
               method: str | None = None) -> Path:
@@ -60,6 +74,7 @@ def run_stage(stage: str, params_file="params.yaml", root=".", kernel: str = "py
     dest = root / paths["notebook"]; dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.stem}.tmp-{os.getpid()}.ipynb")
     failed = dest.with_name(f"{dest.stem}.failed.ipynb")
+    os.environ.update(thread_environment())   # the kernel papermill starts inherits it
     log.info("stage %s: executing %s", stage, src.relative_to(root))
     try:
         pm.execute_notebook(str(src), str(tmp), parameters=parameters, kernel_name=kernel, cwd=str(root),

@@ -13,93 +13,24 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
-from .data import atomic_save_file, read_metadata
+from .contrastive import ContrastiveFeatures, train_contrastive
 
 # %% auto #0
-__all__ = ['log', 'DEFAULT_TEACHER_TIMM', 'SSLTeacher', 'augment_views', 'nt_xent', 'train_teacher', 'TeacherFeatures',
-           'fit_or_load_teacher', 'AlignmentHead', 'alignment_loss', 'manifold_loss', 'finetune_semantic',
-           'knn_accuracy', 'interpolate_latents']
+__all__ = ['log', 'DEFAULT_TEACHER_TIMM', 'fit_or_load_teacher', 'AlignmentHead', 'alignment_loss', 'manifold_loss',
+           'finetune_semantic', 'knn_accuracy', 'interpolate_latents']
 
 # %% ../nbs/12_semantic.ipynb #15c395f6
 log = logging.getLogger(__name__)
 
-# %% ../nbs/12_semantic.ipynb #4681e12d
-class SSLTeacher(nn.Module):
-    "A small CNN trained without labels; `features` is its representation, `project` the contrastive head (training only)."
-    def __init__(self, in_channels: int = 1, width: int = 32, dim: int = 32):
-        super().__init__()
-        w = width
-        self.body = nn.Sequential(nn.Conv2d(in_channels, w, 3, padding=1), nn.GELU(), nn.Conv2d(w, 2 * w, 4, stride=2, padding=1), nn.GELU(),
-                                  nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.GELU(), nn.Conv2d(2 * w, 4 * w, 4, stride=2, padding=1), nn.GELU(),
-                                  nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, dim))
-        self.head = nn.Sequential(nn.GELU(), nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-        self.config = {"in_channels": in_channels, "width": width, "dim": dim}
-    def features(self, x): return self.body(x)
-    def project(self, x): return self.head(self.body(x))
-
-def augment_views(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    "A random view of each image in [-1, 1]: affine warp (rotation +-15 deg, scale 0.9-1.1, shift +-10%), contrast, brightness, noise."
-    n = len(x)
-    u = lambda *s: torch.rand(*s, generator=g)
-    ang, sc = (u(n) - 0.5) * math.radians(30), 0.9 + 0.2 * u(n)
-    cos, sin = torch.cos(ang) / sc, torch.sin(ang) / sc
-    theta = torch.stack([torch.stack([cos, -sin, (u(n) - 0.5) * 0.2], 1), torch.stack([sin, cos, (u(n) - 0.5) * 0.2], 1)], 1)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    v = F.grid_sample(x + 1, grid, align_corners=False, padding_mode="zeros") - 1   # background (-1) outside
-    v = v * (0.8 + 0.4 * u(n, 1, 1, 1)) + (u(n, 1, 1, 1) - 0.5) * 0.2
-    return (v + 0.1 * torch.randn(v.shape, generator=g)).clamp(-1, 1)
-
-def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
-    "SimCLR's contrastive loss of paired projections `a[i]` <-> `b[i]` `[B, D]`."
-    z = F.normalize(torch.cat([a, b]), dim=1)
-    sim = (z @ z.T / temperature).fill_diagonal_(float("-inf"))
-    n = len(a)
-    return F.cross_entropy(sim, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
-
-def train_teacher(images: torch.Tensor, steps: int = 600, batch_size: int = 128, lr: float = 2e-3, dim: int = 32, temperature: float = 0.2,
-                  seed: int = 0, progress: bool = True):
-    "Train an `SSLTeacher` on `images` (no labels); returns `(teacher in eval mode, per-step losses)`."
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
-    net = SSLTeacher(images.shape[1], dim=dim)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    losses = []
-    for _ in tqdm(range(steps), desc="teacher", disable=not progress, mininterval=2):
-        x = images[torch.randint(len(images), (min(batch_size, len(images)),), generator=g)].float()
-        loss = nt_xent(net.project(augment_views(x, g)), net.project(augment_views(x, g)), temperature)
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        losses.append(loss.item())
-    return net.eval(), losses
-
 # %% ../nbs/12_semantic.ipynb #d37b7b2d
-class TeacherFeatures:
-    "Frozen features of an `SSLTeacher` (`save`/`load` as safetensors with its config)."
-    def __init__(self, net: SSLTeacher):
-        self.net = net.eval().requires_grad_(False)
-        self.name = f"ssl-teacher-{net.config['dim']}d"
-    @torch.no_grad()
-    def __call__(self, images, batch_size: int = 512):
-        return torch.cat([self.net.features(images[i:i + batch_size].float()) for i in range(0, len(images), batch_size)])
-    def save(self, path):
-        atomic_save_file(self.net.state_dict(), path, {"config": json.dumps(self.net.config), "format": "refine_lib.semantic.teacher/1"})
-    @classmethod
-    def load(cls, path):
-        path = Path(path)
-        try:
-            meta = read_metadata(path)
-            if meta.get("format") != "refine_lib.semantic.teacher/1": raise ValueError(f"metadata format {meta.get('format')!r}")
-            net = SSLTeacher(**json.loads(meta["config"])); net.load_state_dict(load_file(str(path)))
-        except Exception as e:
-            raise ValueError(f"{path}: not a teacher written by the semantic stage ({type(e).__name__}: {e})") from None
-        return cls(net)
-
 DEFAULT_TEACHER_TIMM = "vit_small_patch14_dinov2.lvd142m"
 
 def fit_or_load_teacher(cfg, images: torch.Tensor, seed: int = 0, progress: bool = True):
-    "The teacher of a `SemanticConfig`: an `SSLTeacher` trained on `images`, or a timm model with local weights. Returns `(features, losses)`."
+    "The teacher of a `SemanticConfig`: a `ContrastiveCNN` trained on `images`, or a timm model with local weights. Returns `(features, losses)`."
     if cfg.teacher == "ssl":
-        net, losses = train_teacher(images, cfg.teacher_steps, cfg.teacher_batch_size, cfg.teacher_lr, cfg.teacher_dim, cfg.temperature, seed, progress)
-        return TeacherFeatures(net), losses
+        net, losses = train_contrastive(images, cfg.teacher_steps, cfg.teacher_batch_size, cfg.teacher_lr, cfg.teacher_dim, cfg.temperature, seed,
+                                        progress, desc="teacher")
+        return ContrastiveFeatures(net, "ssl-teacher"), losses
     from refine_lib.metrics import TimmFeatures
     name = cfg.timm_model or DEFAULT_TEACHER_TIMM
     try: return TimmFeatures(name, cfg.weights, "cuda" if torch.cuda.is_available() else "cpu"), []
