@@ -76,11 +76,12 @@ def swap_components(anchor: torch.Tensor, neighbour: torch.Tensor):
     return _safe_unit(anchor) * rb, _safe_unit(neighbour) * ra
 
 @torch.no_grad()
-def component_swap_probe(decode, embed, z: torch.Tensor, labels: torch.Tensor, n_anchors: int = 300, seed: int = 0) -> dict:
+def component_swap_probe(decode, embed, z: torch.Tensor, labels: torch.Tensor | None, n_anchors: int = 300, seed: int = 0) -> dict:
     """Distances (in `embed`'s feature space) from the decoded anchor to the decoded hybrids and neighbour.
 
     `z`: latents in flow coordinates (normalised, not projected); `decode`: flow coordinates -> images; `embed`: images
     -> features. Returns per-anchor distances under 'direction kept', 'radius kept', 'neighbour', plus indices."""
+    if labels is None: labels = torch.zeros(len(z), dtype=torch.long)   # unlabelled: the neighbour is the nearest latent
     has_pair = torch.stack([(labels == l).sum() > 1 for l in labels])
     pool = torch.nonzero(has_pair).flatten()
     if len(pool) == 0: raise ValueError("component_swap_probe: no class has two latents")

@@ -90,7 +90,7 @@ def spherical_kmeans(x: torch.Tensor, k: int, iters: int = 50, seed: int = 0):
 def clustering_keep(features: torch.Tensor, keep_fraction: float, k: int = 10, nearest: bool = True, balanced: bool = False,
                     seed: int = 0) -> torch.Tensor:
     """Indices kept by the clustering criterion: per spherical-k-means cluster, the samples nearest (or furthest) to the
-    centre; `balanced=False` keeps round(fraction * cluster size) of each cluster, `True` the same number from each."""
+    centre; `balanced=False` keeps about fraction x cluster size of each cluster (largest remainders, `round(fraction * N)` in all), `True` the same number from each."""
     a, _, cos = spherical_kmeans(features, k, seed=seed)
     return keep_per_cluster(a, cos, keep_fraction, nearest, balanced)
 
@@ -105,8 +105,11 @@ def keep_per_cluster(a: torch.Tensor, cos: torch.Tensor, keep_fraction: float, n
         while left > 0 and (quota < sizes).any():   # round-robin over the clusters that still have samples
             for j in range(k):
                 if left and quota[j] < sizes[j]: quota[j] += 1; left -= 1
-    else:
-        quota = torch.round(sizes.double() * keep_fraction).long()
+    else:   # largest remainders: the quotas add up to `total` (rounding each cluster alone can keep nothing of singletons)
+        share = sizes.double() * keep_fraction
+        quota = share.floor().long()
+        extra = torch.argsort(share - quota, descending=True, stable=True)[:max(total - int(quota.sum()), 0)]
+        quota[extra] += 1
     keep = []
     for j in range(k):
         members = torch.nonzero(a == j).flatten()
