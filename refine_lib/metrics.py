@@ -1,4 +1,4 @@
-"""Sample-quality metrics on features: FID, improved precision/recall, density/coverage, memorisation; pluggable feature extractors (a classifier trained in the pipeline by default; Inception or DINOv2 when you have weights).
+"""Sample-quality metrics on features: FID, improved precision/recall, density/coverage, memorisation; pluggable feature extractors (a classifier, or for unlabelled data a self-supervised network, trained in the pipeline; Inception or DINOv2 when you have weights).
 
 Docs: https://refine-lab.github.io/refine-lab/metrics.html.md"""
 
