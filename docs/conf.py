@@ -18,6 +18,9 @@ root_doc = "index"
 nb_execution_mode = "off"
 nb_render_markdown_format = "myst"
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
+# `$$...$$` inside a paragraph (text, then a display equation, then more text) is display math, as in Jupyter;
+# without this MyST reads it as `$` + inline math + `$` and can swallow the text after it
+myst_dmath_double_inline = True
 exclude_patterns = ["stages/**", "_quarto.yml", "nbdev.yml", "sidebar.yml", "**/.ipynb_checkpoints"]
 # show_doc's Markdown uses `---` rules inside outputs, which docutils calls misplaced transitions
 suppress_warnings = ["misc.highlighting_failure", "myst.header", "mystnb.unknown_mime_type", "docutils"]
