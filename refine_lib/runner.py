@@ -6,14 +6,14 @@ Docs: https://refine-lab.github.io/refine-lab/runner.html.md"""
 
 # %% ../nbs/03_runner.ipynb #2bda6ec6
 from __future__ import annotations
-import argparse, json, logging, os, sys
+import argparse, json, logging, os, sys, time
 from pathlib import Path
 import nbformat
 from .config import ParamsError, load_params, stage_parameters
 
 # %% auto #0
-__all__ = ['log', 'VOLATILE_NB_KEYS', 'THREAD_ENV_VAR', 'StageFailed', 'stage_paths', 'scrub_notebook', 'thread_environment',
-           'run_stage', 'main']
+__all__ = ['log', 'VOLATILE_NB_KEYS', 'THREAD_ENV_VAR', 'StageFailed', 'stage_paths', 'scrub_notebook', 'busy_cores_elsewhere',
+           'thread_environment', 'run_stage', 'main']
 
 # %% ../nbs/03_runner.ipynb #2646af53
 log = logging.getLogger(__name__)
@@ -47,15 +47,26 @@ def scrub_notebook(nb) -> nbformat.NotebookNode:
 # %% ../nbs/03_runner.ipynb #4a54d845
 THREAD_ENV_VAR = "REFINE_THREADS"
 
-def thread_environment(environ=None) -> dict:
-    "The OpenMP settings a stage kernel should start with, given the current environment (`REFINE_THREADS`, user overrides)."
+def busy_cores_elsewhere(seconds: float = 0.3) -> float:
+    "How many cores other processes keep busy, from `/proc/stat` over `seconds` while this process sleeps (0 without it)."
+    def snapshot():
+        with open("/proc/stat") as f: v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + (v[4] if len(v) > 4 else 0)   # all jiffies, idle + iowait
+    try:
+        (t0, i0), _, (t1, i1) = snapshot(), time.sleep(seconds), snapshot()
+    except (OSError, ValueError, IndexError): return 0.0
+    return (os.cpu_count() or 1) * (1 - (i1 - i0) / (t1 - t0)) if t1 > t0 else 0.0
+
+def thread_environment(environ=None, busy_cores: float = 0.0) -> dict:
+    "The OpenMP settings a stage kernel starts with, given the environment (`REFINE_THREADS`, the user's own) and the load."
     environ = os.environ if environ is None else environ
-    env = {"OMP_WAIT_POLICY": environ.get("OMP_WAIT_POLICY", "PASSIVE")}   # sleeping, not spinning, idle threads
-    threads = environ.get(THREAD_ENV_VAR, "").strip()
+    env, threads = {}, environ.get(THREAD_ENV_VAR, "").strip()
     if threads:
         if not threads.isdigit() or int(threads) < 1: raise StageFailed(f"{THREAD_ENV_VAR}={threads!r}: expected a whole number >= 1")
-        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"): env[k] = environ.get(k, threads)
-    return env
+        env = {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "OMP_WAIT_POLICY": "PASSIVE"}
+    elif busy_cores >= 0.5:   # spinning threads would fight the other work
+        env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    return {k: environ.get(k, v) for k, v in env.items()}
 
 # %% ../nbs/03_runner.ipynb #55f2b1c0
 def run_stage(stage: str, params_file="params.yaml", root=".", kernel: str = "python3", extra: dict | None = None,
@@ -74,7 +85,11 @@ def run_stage(stage: str, params_file="params.yaml", root=".", kernel: str = "py
     dest = root / paths["notebook"]; dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.stem}.tmp-{os.getpid()}.ipynb")
     failed = dest.with_name(f"{dest.stem}.failed.ipynb")
-    os.environ.update(thread_environment())   # the kernel papermill starts inherits it
+    busy = 0.0 if os.environ.get(THREAD_ENV_VAR) else busy_cores_elsewhere()
+    if busy >= 0.5 and "OMP_WAIT_POLICY" not in os.environ:
+        log.warning("%.1f of %d cores are busy with other work: idle OpenMP threads will sleep; set %s=1 for the best speed on a "
+                    "shared machine", busy, os.cpu_count() or 1, THREAD_ENV_VAR)
+    os.environ.update(thread_environment(busy_cores=busy))   # the kernel papermill starts inherits it
     log.info("stage %s: executing %s", stage, src.relative_to(root))
     try:
         pm.execute_notebook(str(src), str(tmp), parameters=parameters, kernel_name=kernel, cwd=str(root),

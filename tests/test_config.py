@@ -16,6 +16,21 @@ def test_committed_params_are_valid():
         if isinstance(values, dict): assert set(values) == set(to_dict(p)[name]), name
 
 
+def test_params_yaml_holds_the_library_defaults():
+    """One source for each default: every knob in params.yaml has the value of its dataclass default, so the two cannot
+    drift apart unnoticed (params.yaml also spells out the stability paper's grid rows beyond the default matrix)."""
+    raw, defaults = yaml.safe_load((ROOT / "params.yaml").read_text()), to_dict(Params())
+    diffs = []
+    for section, values in raw.items():
+        if section == "methods":   # the default rows must match; params.yaml may define more (the full grid)
+            diffs += [f"methods.{m}" for m, v in defaults["methods"].items() if to_dict(load_params(ROOT / "params.yaml"))["methods"].get(m) != v]
+        elif isinstance(values, dict):
+            full = to_dict(load_params(ROOT / "params.yaml"))[section]
+            diffs += [f"{section}.{k}: params.yaml {full[k]!r}, default {defaults[section][k]!r}" for k in values if full[k] != defaults[section][k]]
+        elif values != defaults[section]: diffs.append(f"{section}: params.yaml {values!r}, default {defaults[section]!r}")
+    assert not diffs, "params.yaml and refine_lib.config disagree: " + "; ".join(diffs)
+
+
 @pytest.mark.parametrize("text, fragment", [
     ("seed: 0\nencode:\n  lrr: 0.1\n", "unknown key 'encode.lrr'; did you mean 'encode.lr'?"),
     ("seed: 0\ndat:\n  dir: x\n", "unknown key 'dat'; did you mean 'data'?"),
@@ -28,7 +43,7 @@ def test_committed_params_are_valid():
     ("seed: -1\n", "seed: -1 is out of range (must be >= 0)"),
     ("data: [1, 2]\n", "data: expected a mapping"),
     ("seed: 0\n  bad: indentation\n", "not valid YAML"),
-    ("refine:\n  interval: 2000\n", "refine: interval: 2000 must be smaller than steps (1500)"),
+    ("refine:\n  interval: 2000\n", "refine: interval: 2000 must be smaller than steps (1000)"),
     ("refine:\n  runs:\n    x: {latents: semantc}\n", "refine.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
     ("semantic:\n  teacher: dinov2\n", "weights: a local weights file is needed for teacher 'dinov2'"),
 ])

@@ -115,8 +115,8 @@ def test_labels_follow_the_training_classes(tmp_path):
 
 
 @pytest.mark.parametrize("setup, fragment", [
-    (lambda r: r.mkdir(), "is empty"),
-    (lambda r: (r.mkdir(), (r / ".hidden").write_text("x")), "is empty"),
+    (lambda r: r.mkdir(), "no files found"),
+    (lambda r: (r.mkdir(), (r / ".hidden").write_text("x")), "no files found"),
     (lambda r: None, "no such folder"),
 ])
 def test_empty_or_missing_folder_is_an_error(tmp_path, setup, fragment):

@@ -12,8 +12,7 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          "scores": {"steps": 20, "batch_size": 32, "ts": [0.3, 0.7]},
          "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5, "snapshot_every": 20},
          "semantic": {"teacher_steps": 20, "steps": 10, "batch_size": 32, "manifold_weight": 0.1},
-         "refine": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5,
-                    "tau": 100.0},   # every candidate admitted: the bank grows by exactly 16 per round
+         "refine": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5},
          "evaluate": {"sampling_steps": 4, "num_samples": 64}}
 
 
@@ -33,86 +32,151 @@ def repro_project(tmp_path_factory):
     return project, env
 
 
-def test_repro_smoke_end_to_end(repro_project):
-    proj, env = repro_project
-    ev = json.loads((proj / "metrics" / "evaluate.json").read_text())
-    methods = ["vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp"]
-    stability_rows = ["subset-loss-50", "subset-random-50", "micro-linear"]
-    c2f = [f"coarse-to-fine {t:g}: micro-linear + vanilla-linear" for t in (0, 0.3, 0.5, 0.7, 0.9, 1)]
-    assert set(ev) == {"reference: real train", "reference: gaussian latents", *methods, *stability_rows, *c2f,
-                       "decoder swap: spherical-slerp + vanilla decoder", "decoder swap: vanilla-linear + spherical decoder"}
-    for row in ev.values():
-        assert {"fid", "precision", "recall", "density", "coverage", "extractor", "num_samples", "sampler", "nfe"} <= set(row)
-        assert row["num_samples"] == 64 and row["extractor"].startswith("classifier")
-    for m in methods:   # each method: its geometry, its own decoder, its sampler, the paper's number, FID at every snapshot
-        r = ev[m]
-        assert r["geometry"] == m.split("-")[0] and r["path"] == m.split("-")[1] and r["decoder"] == f"finetune-decoder/{r['geometry']}"
-        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4
-        assert r["paper_fid"] > 0 and set(r["fid_by_step"]) == {"20", "40"}
-        assert json.loads((proj / f"metrics/train/{m}.json").read_text())["steps"] == 40
-    # stability: reduced-data rows train on half the split (as the scores chose), the small model is SiT-micro
-    assert ev["subset-loss-50"]["train_samples"] == ev["subset-random-50"]["train_samples"] == 719 and ev["vanilla-linear"]["train_samples"] == 1438
-    assert ev["subset-loss-50"]["subset"] == "loss" and ev["micro-linear"]["model"] == "SiT-micro/1"
-    # coarse to fine through the real pipeline: t_split 0 is the large model's row, 1 the small model's, bit for bit
-    assert ev[c2f[0]]["fid"] == ev["vanilla-linear"]["fid"] and ev[c2f[-1]]["fid"] == ev["micro-linear"]["fid"]
-    assert [(ev[c]["small_calls"], ev[c]["large_calls"]) for c in c2f] == [(0, 4), (2, 2), (2, 2), (3, 1), (4, 0), (4, 0)]
-    st = json.loads((proj / "metrics/stability.json").read_text())
-    assert [(p["a"], p["b"]) for p in st["stability"]] == [("vanilla-linear", "subset-loss-50"), ("vanilla-linear", "subset-random-50"),
-                                                         ("vanilla-linear", "micro-linear"), ("vanilla-linear", "vanilla-shell")]
-    assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 64 for p in st["stability"])
-    assert [r["full_data_method"] for r in st["reduced_data"]] == ["vanilla-linear", "vanilla-linear"]
-    assert [r["t_split"] for r in st["coarse_to_fine"]["rows"]] == [0, 0.3, 0.5, 0.7, 0.9, 1] and st["coarse_to_fine"]["best"] is not None
-    sc = json.loads((proj / "metrics/scores.json").read_text())
-    assert sc["n"] == 1438 and not sc["reused"] and set(sc["spearman"]) == {"loss", "gradnorm", "random", "kcenter", "clustering"}
-    # LIRF: the semantic space, the few-shot runs (rounds at steps 15 and 30), and the three-row table beside the few-shot reference
-    sem = json.loads((proj / "metrics/semantic.json").read_text())
-    assert sem["teacher"] == "ssl-teacher-32d" and set(sem["knn_accuracy"]) == {"teacher", "plain_latents", "semantic_latents"}
-    ref = json.loads((proj / "metrics/refine.json").read_text())
-    assert list(ref) == ["baseline", "lirf-semantic", "lirf-plain"] and ref["baseline"]["rounds"] == [] and ref["baseline"]["bank_size"] == 20
-    for r in ("lirf-semantic", "lirf-plain"):
-        assert [(x["round"], x["step"], x["admitted"], x["bank_size"]) for x in ref[r]["rounds"]] == [(1, 15, 16, 36), (2, 30, 16, 52)]
-        assert [round(x["lambda"], 6) for x in ref[r]["rounds"]] == [0.8, 0.2] and all(x["mean_correction"] > 0 for x in ref[r]["rounds"])
-    few = json.loads((proj / "metrics/lirf.json").read_text())
-    assert list(few["rows"]) == ["reference: the 20 few-shot images", "baseline", "lirf-semantic", "lirf-plain"]
-    assert all({"fid", "recall", "memorized"} <= set(r) for r in few["rows"].values()) and few["rows"]["reference: the 20 few-shot images"]["memorized"] == 1.0
-    assert "| lirf-semantic | semantic | yes | 52 |" in (proj / "reports/evaluate/few_shot.md").read_text()
-    table = (proj / "reports/evaluate/table.md").read_text()
-    assert "| spherical-slerp |" in table and "| 20.55 |" in table
-    assert json.loads((proj / "metrics/features.json").read_text())["test_accuracy"] > 0.5
-    fd = json.loads((proj / "metrics/finetune-decoder.json").read_text())
+# one test per stage on the shared smoke project (the fixture runs `dvc repro` once)
+METHODS = ["vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp"]
+C2F = [f"coarse-to-fine {t:g}: micro-linear + vanilla-linear" for t in (0, 0.3, 0.5, 0.7, 0.9, 1)]
+
+
+def metrics(proj, name): return json.loads((proj / "metrics" / f"{name}.json").read_text())
+
+
+def test_encode_stage(repro_project):
+    proj, _ = repro_project
+    m = metrics(proj, "encode")
+    assert (m["n_train"], m["n_test"], m["few_shot_set"], m["latent_shape"], m["train_steps"]) == (1438, 359, False, [4, 4, 4], 20)
+    for f in ["outputs/encode/autoencoder/diffusion_pytorch_model.safetensors", "outputs/encode/latents_test.safetensors",
+              "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb"]:
+        assert (proj / f).exists(), f
+    from refine_lib.data import load_latents
+    z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
+    assert z.shape == (1438, 4, 4, 4) and y.shape == (1438,) and stats.mean.shape == (4,)
+
+
+def test_features_stage(repro_project):
+    proj, _ = repro_project
+    f = metrics(proj, "features")
+    assert (f["extractor"], f["name"]) == ("classifier", "classifier-64d") and f["test_accuracy"] > 0.5   # auto: the data has labels
+    assert json.loads((proj / "outputs/features/extractor.json").read_text())["extractor"] == "classifier"
+
+
+def test_finetune_decoder_stage(repro_project):
+    proj, _ = repro_project
+    fd = metrics(proj, "finetune-decoder")
     assert set(fd["reconstruction"]) == {"original decoder", "original decoder on projected latents", "finetuned vanilla decoder",
                                          "spherical decoder (projected latents)"}
     assert abs(fd["norms"]["projected latents (spherical)"]["mean_radius_over_sqrt_d"] - 1) < 1e-6
     assert fd["radial_share"]["spherical-slerp"]["t_mid"] < 1e-6 < fd["radial_share"]["vanilla-linear"]["t_mid"]
     assert fd["swap_probe"]["anchors"] == 50
+    for f in ["outputs/finetune-decoder/spherical/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/radial_share.png",
+              "outputs/finetune-decoder/vanilla/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/swap_probe.png",
+              "reports/finetune-decoder/norm_table.md"]:
+        assert (proj / f).exists(), f
+
+
+def test_scores_stage(repro_project):
+    proj, _ = repro_project
+    sc = metrics(proj, "scores")
+    assert sc["n"] == 1438 and not sc["reused"] and set(sc["spearman"]) == {"loss", "gradnorm", "random", "kcenter", "clustering"}
+    assert all(abs(sum(v) / len(v) - 0.5) < 0.05 for v in sc["kept_per_class_50"].values())   # each 50% subset keeps about half
+
+
+def test_train_stage(repro_project):
+    proj, _ = repro_project
+    for m in METHODS + ["subset-loss-50", "subset-random-50", "micro-linear"]:
+        t = metrics(proj, f"train/{m}")
+        assert t["steps"] == 40 and t["train_samples"] == (719 if m.startswith("subset") else 1438), m
+    assert metrics(proj, "train/micro-linear")["model"].startswith("SiT-micro")
+    assert (proj / "outputs/train/spherical-slerp/model.safetensors").exists()
+
+
+def test_semantic_stage(repro_project):
+    proj, _ = repro_project
+    sem = metrics(proj, "semantic")
+    assert sem["teacher"] == "ssl-teacher-32d" and set(sem["knn_accuracy"]) == {"teacher", "plain_latents", "semantic_latents"}
+    for f in ["outputs/semantic/autoencoder/diffusion_pytorch_model.safetensors", "outputs/semantic/teacher.safetensors",
+              "outputs/semantic/latents_train.safetensors", "reports/semantic/interpolations.png"]:
+        assert (proj / f).exists(), f
+
+
+def test_refine_stage_admits_some_candidates_and_refuses_others(repro_project):
+    """The LIRF loop with the default admission threshold: the bank grows by exactly what each round admits, and over
+    the rounds some candidates are admitted and some refused (the rule is exercised, not bypassed)."""
+    proj, _ = repro_project
+    ref = metrics(proj, "refine")
+    assert list(ref) == ["baseline", "lirf-semantic", "lirf-plain"] and ref["baseline"]["rounds"] == [] and ref["baseline"]["bank_size"] == 20
+    admitted = refused = 0
+    for r in ("lirf-semantic", "lirf-plain"):
+        rounds = ref[r]["rounds"]
+        assert [(x["round"], x["step"]) for x in rounds] == [(1, 15), (2, 30)]
+        assert [round(x["lambda"], 6) for x in rounds] == [0.8, 0.2] and all(x["mean_correction"] > 0 for x in rounds)
+        assert [x["bank_size"] for x in rounds] == [20 + sum(y["admitted"] for y in rounds[:i + 1]) for i in range(len(rounds))]
+        admitted += sum(x["admitted"] for x in rounds); refused += sum(16 - x["admitted"] for x in rounds)
+    assert admitted > 0 and refused > 0, (admitted, refused)
+    for f in ["outputs/refine/few_shot.json", "outputs/refine/lirf-semantic/bank.safetensors", "outputs/refine/baseline/model.safetensors",
+              "reports/refine/bank_growth.png", "reports/refine/projection.png", "reports/refine/rounds.md"]:
+        assert (proj / f).exists(), f
+
+
+def test_evaluate_main_table(repro_project):
+    proj, _ = repro_project
+    ev = metrics(proj, "evaluate")
+    assert set(ev) == {"reference: real train", "reference: gaussian latents", *METHODS, "subset-loss-50", "subset-random-50", "micro-linear",
+                       *C2F, "decoder swap: spherical-slerp + vanilla decoder", "decoder swap: vanilla-linear + spherical decoder"}
+    for row in ev.values():
+        assert {"fid", "precision", "recall", "density", "coverage", "extractor", "num_samples", "sampler", "nfe"} <= set(row)
+        assert row["num_samples"] == 64 and row["extractor"].startswith("classifier")
+    for m in METHODS:   # each method: its geometry, its own decoder, its sampler, the paper's number, FID at every snapshot
+        r = ev[m]
+        assert r["geometry"] == m.split("-")[0] and r["path"] == m.split("-")[1] and r["decoder"] == f"finetune-decoder/{r['geometry']}"
+        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4
+        assert r["paper_fid"] > 0 and set(r["fid_by_step"]) == {"20", "40"}
+    assert ev["subset-loss-50"]["train_samples"] == ev["subset-random-50"]["train_samples"] == 719 and ev["vanilla-linear"]["train_samples"] == 1438
+    assert ev["subset-loss-50"]["subset"] == "loss" and ev["micro-linear"]["model"] == "SiT-micro/1"
+    table = (proj / "reports/evaluate/table.md").read_text()
+    assert "| spherical-slerp |" in table and "| 20.55 |" in table and "against the 359 test images; 64 samples per row" in table
     # spherical samples stay on the sphere: exp-map sampling of a slerp-trained model, radius sqrt(4) = 2 per token
     from safetensors.torch import load_file
     x = load_file(proj / "outputs/evaluate/spherical-slerp_samples.safetensors")["latents"]
     assert (x.norm(dim=1) - 2).abs().max() < 1e-4
-    m = json.loads((proj / "metrics" / "encode.json").read_text())
-    assert m["n_train"] == 1438 and m["n_test"] == 359 and m["latent_shape"] == [4, 4, 4] and m["train_steps"] == 20
-    for f in ["outputs/encode/autoencoder/diffusion_pytorch_model.safetensors", "outputs/encode/latents_train.safetensors",
-              "outputs/encode/latents_test.safetensors", "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb",
-              "outputs/train/spherical-slerp/model.safetensors", "reports/evaluate/samples.png", "reports/evaluate/training_curves.png",
-              "reports/evaluate/convergence.png", "outputs/finetune-decoder/spherical/diffusion_pytorch_model.safetensors",
-              "outputs/finetune-decoder/vanilla/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/radial_share.png",
-              "reports/finetune-decoder/swap_probe.png", "reports/finetune-decoder/reconstructions.png", "reports/finetune-decoder/norm_table.md",
-              "outputs/scores/scores.json", "reports/scores/agreement.png", "reports/scores/extremes.png", "reports/evaluate/reduced_data.md",
-              "reports/evaluate/coarse_to_fine.md", "reports/evaluate/coarse_to_fine.png", "reports/evaluate/stability.md",
-              "reports/evaluate/stability_pairs.png", "outputs/semantic/autoencoder/diffusion_pytorch_model.safetensors",
-              "outputs/semantic/teacher.safetensors", "outputs/semantic/latents_train.safetensors", "reports/semantic/interpolations.png",
-              "outputs/refine/few_shot.json", "outputs/refine/lirf-semantic/bank.safetensors", "outputs/refine/baseline/model.safetensors",
-              "reports/refine/bank_growth.png", "reports/refine/projection.png", "reports/refine/rounds.md", "reports/evaluate/few_shot_samples.png"]:
+    for f in ["reports/evaluate/samples.png", "reports/evaluate/training_curves.png", "reports/evaluate/convergence.png"]:
         assert (proj / f).exists(), f
-    from refine_lib.data import load_latents
-    z, y, stats = load_latents(proj / "outputs/encode/latents_train.safetensors")
-    assert z.shape == (1438, 4, 4, 4) and y.shape == (1438,) and stats.mean.shape == (4,)
+
+
+def test_evaluate_stability_tables(repro_project):
+    proj, _ = repro_project
+    ev = metrics(proj, "evaluate")
+    # coarse to fine through the real pipeline: t_split 0 is the large model's row, 1 the small model's, bit for bit
+    assert ev[C2F[0]]["fid"] == ev["vanilla-linear"]["fid"] and ev[C2F[-1]]["fid"] == ev["micro-linear"]["fid"]
+    assert [(ev[c]["small_calls"], ev[c]["large_calls"]) for c in C2F] == [(0, 4), (2, 2), (2, 2), (3, 1), (4, 0), (4, 0)]
+    st = metrics(proj, "stability")
+    assert [(p["a"], p["b"]) for p in st["stability"]] == [("vanilla-linear", "subset-loss-50"), ("vanilla-linear", "subset-random-50"),
+                                                         ("vanilla-linear", "micro-linear"), ("vanilla-linear", "vanilla-shell")]
+    assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 64 for p in st["stability"])
+    assert [r["full_data_method"] for r in st["reduced_data"]] == ["vanilla-linear", "vanilla-linear"]
+    assert [r["t_split"] for r in st["coarse_to_fine"]["rows"]] == [0, 0.3, 0.5, 0.7, 0.9, 1] and st["coarse_to_fine"]["best"] is not None
+    for f in ["reports/evaluate/reduced_data.md", "reports/evaluate/coarse_to_fine.md", "reports/evaluate/coarse_to_fine.png",
+              "reports/evaluate/stability.md", "reports/evaluate/stability_pairs.png"]:
+        assert (proj / f).exists(), f
+
+
+def test_evaluate_few_shot_table(repro_project):
+    proj, _ = repro_project
+    few = metrics(proj, "lirf")
+    assert list(few["rows"]) == ["reference: the 20 few-shot images", "baseline", "lirf-semantic", "lirf-plain"]
+    assert all({"fid", "recall", "memorized"} <= set(r) for r in few["rows"].values()) and few["rows"]["reference: the 20 few-shot images"]["memorized"] == 1.0
+    bank = metrics(proj, "refine")["lirf-semantic"]["bank_size"]
+    assert f"| lirf-semantic | semantic | yes | {bank} |" in (proj / "reports/evaluate/few_shot.md").read_text()
+    assert (proj / "reports/evaluate/few_shot_samples.png").exists()
+
+
+def test_second_repro_is_a_noop_and_scores_are_cached(repro_project):
+    proj, env = repro_project
     out = run("dvc repro", proj, env=env).stdout
     assert "up to date" in out, out
     assert "up to date" in run("dvc status", proj, env=env).stdout
     # scores are cached per dataset: a forced rerun of the stage reuses them, and nothing downstream changes
     run("dvc repro -f -s scores", proj, env=env)
-    assert json.loads((proj / "metrics/scores.json").read_text())["reused"]
+    assert metrics(proj, "scores")["reused"]
     assert "up to date" in run("dvc status", proj, env=env).stdout
 
 

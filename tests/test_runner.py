@@ -40,3 +40,23 @@ def test_bad_params_fail_before_the_notebook_runs(tmp_path):
     (tmp_path / "params.yaml").write_text("seed: 0\nencode:\n  stepz: 3\n")
     p = run("python -m refine_lib.runner encode", tmp_path, check=False)
     assert p.returncode == 1 and "did you mean 'encode.steps'" in p.stdout and not (tmp_path / "ran").exists()
+
+
+def test_stage_command_finds_the_project_python_and_sets_threads(tmp_path):
+    """`bin/refine-stage` (the command of every stage in dvc.yaml) runs with the project's .venv even when the shell has
+    no venv on PATH (the README's `.venv/bin/dvc repro` case), and the stage kernel gets the thread settings."""
+    import os, shutil, subprocess
+    from conftest import ROOT
+    make_stage(tmp_path, "import json, os, pathlib\npathlib.Path(metrics_file).write_text(json.dumps({k: os.environ.get(k) for k in "
+                         "('OMP_WAIT_POLICY', 'OMP_NUM_THREADS', 'MKL_NUM_THREADS')}))")
+    (tmp_path / "bin").mkdir(); shutil.copy2(ROOT / "bin" / "refine-stage", tmp_path / "bin" / "refine-stage")
+    os.symlink(ROOT / ".venv", tmp_path / ".venv")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")}
+    env["PATH"] = "/usr/local/bin:/usr/bin:/bin"   # no venv on PATH
+    p = subprocess.run(["bin/refine-stage", "encode"], cwd=tmp_path, env=env | {"REFINE_THREADS": "1"}, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert p.returncode == 0, p.stdout[-3000:]
+    assert json.loads((tmp_path / "metrics" / "encode.json").read_text()) == {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    p = subprocess.run(["bin/refine-stage", "encode"], cwd=tmp_path, env=env | {"REFINE_THREADS": "0"}, text=True,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert p.returncode != 0 and "REFINE_THREADS='0': expected a whole number >= 1" in p.stdout
