@@ -16,7 +16,7 @@ __all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_M
            'TEACHERS', 'DEFAULT_REFINE_RUNS', 'STAGE_SECTIONS', 'ParamsError', 'knob', 'DataConfig', 'EncodeConfig',
            'FeaturesConfig', 'TrainConfig', 'MethodConfig', 'DecoderConfig', 'EvaluateConfig', 'ScoresConfig',
            'SemanticConfig', 'RefineRunConfig', 'RefineConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
-           'stage_parameters', 'section', 'method_section']
+           'stage_parameters', 'section', 'method_section', 'imported_modules', 'stage_modules', 'code_fingerprint']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
 class ParamsError(ValueError):
@@ -383,3 +383,38 @@ def section(name: str, values: dict):
 def method_section(name: str, values: dict) -> MethodConfig:
     "Rebuild (and re-validate) one method's settings."
     return from_dict(MethodConfig, values, prefix=f"methods.{name}")
+
+# %% ../nbs/00_config.ipynb #15eb9877
+def imported_modules(source: str, package: str = "refine_lib") -> set:
+    "Names of the `package` modules that Python `source` imports (absolute or relative imports, at any depth of the code)."
+    import ast
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith(package + ".")}
+        elif isinstance(node, ast.ImportFrom):
+            mod = node.module or ""
+            if node.level == 1: found |= {mod.split(".")[0]} if mod else {a.name for a in node.names}   # from .x / from . import x
+            elif mod == package: found |= {a.name for a in node.names}                                    # from refine_lib import x
+            elif mod.startswith(package + "."): found.add(mod.split(".")[1])                              # from refine_lib.x import y
+    return found
+
+def stage_modules(stage: str, root=".") -> list:
+    "The library files stage `stage` runs: `__init__.py` and the modules its notebook imports, transitively (sorted paths)."
+    import json
+    root = Path(root)
+    cells = json.loads((root / "nbs" / "stages" / f"{stage}.ipynb").read_text())["cells"]
+    todo = imported_modules("\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"))
+    seen = set()
+    while todo:
+        m = todo.pop()
+        if m in seen or not (root / "refine_lib" / f"{m}.py").exists(): continue   # a name that is not a module
+        seen.add(m); todo |= imported_modules((root / "refine_lib" / f"{m}.py").read_text()) - seen
+    return ["refine_lib/__init__.py"] + sorted(f"refine_lib/{m}.py" for m in seen)
+
+def code_fingerprint(stage: str, root=".") -> str:
+    "sha256 over the paths and bytes of `stage_modules(stage)`: changes exactly when the code the stage runs changes."
+    import hashlib
+    h = hashlib.sha256()
+    for f in stage_modules(stage, root): h.update(f.encode()); h.update((Path(root) / f).read_bytes())
+    return h.hexdigest()[:16]

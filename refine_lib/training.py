@@ -19,8 +19,8 @@ from .paths import ProbabilityPath
 
 # %% auto #0
 __all__ = ['log', 'CKPT_NAME', 'TrainingDiverged', 'CheckpointError', 'LoopConfig', 'strip_compile_prefix', 'save_checkpoint',
-           'read_checkpoint', 'load_weights', 'tensor_digest', 'library_digest', 'load_trained', 'snapshot_path',
-           'list_snapshots', 'ema_decay_at', 'train_flow']
+           'read_checkpoint', 'load_weights', 'tensor_digest', 'load_trained', 'snapshot_path', 'list_snapshots',
+           'ema_decay_at', 'train_flow']
 
 # %% ../nbs/07_training.ipynb #e6a7cc8f
 log = logging.getLogger(__name__)
@@ -107,14 +107,6 @@ def tensor_digest(t: torch.Tensor) -> str:
     "md5 of a tensor's bytes: a fingerprint of the training data stored in checkpoints."
     import hashlib
     return hashlib.md5(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-
-def library_digest() -> str:
-    "md5 over the source of `refine_lib`: a checkpoint written by other code is not resumed by the pipeline."
-    import hashlib
-    h = hashlib.md5()
-    for f in sorted(Path(__file__).parent.glob("*.py")):
-        if f.name != "_modidx.py": h.update(f.name.encode()); h.update(f.read_bytes())
-    return h.hexdigest()
 
 def load_trained(method_dir):
     "The EMA model of a train-stage output folder (`model.safetensors` + `model.json`) and its info dict."
