@@ -19,15 +19,13 @@ def test_committed_params_are_valid():
 def test_params_yaml_holds_the_library_defaults():
     """One source for each default: every knob in params.yaml has the value of its dataclass default, so the two cannot
     drift apart unnoticed (params.yaml also spells out the stability paper's grid rows beyond the default matrix)."""
-    raw, defaults = yaml.safe_load((ROOT / "params.yaml").read_text()), to_dict(Params())
-    diffs = []
-    for section, values in raw.items():
-        if section == "methods":   # the default rows must match; params.yaml may define more (the full grid)
-            diffs += [f"methods.{m}" for m, v in defaults["methods"].items() if to_dict(load_params(ROOT / "params.yaml"))["methods"].get(m) != v]
-        elif isinstance(values, dict):
-            full = to_dict(load_params(ROOT / "params.yaml"))[section]
-            diffs += [f"{section}.{k}: params.yaml {full[k]!r}, default {defaults[section][k]!r}" for k in values if full[k] != defaults[section][k]]
-        elif values != defaults[section]: diffs.append(f"{section}: params.yaml {values!r}, default {defaults[section]!r}")
+    loaded, defaults = to_dict(load_params(ROOT / "params.yaml")), to_dict(Params())
+    diffs = [f"methods.{m}" for m, v in defaults["methods"].items() if loaded["methods"].get(m) != v]   # params.yaml may add grid rows
+    for section, default in defaults.items():
+        if section == "methods": continue
+        if isinstance(default, dict):
+            diffs += [f"{section}.{k}: params.yaml {loaded[section][k]!r}, default {v!r}" for k, v in default.items() if loaded[section][k] != v]
+        elif loaded[section] != default: diffs.append(f"{section}: params.yaml {loaded[section]!r}, default {default!r}")
     assert not diffs, "params.yaml and refine_lib.config disagree: " + "; ".join(diffs)
 
 
