@@ -35,9 +35,9 @@ repro: data
 
 # the stability paper's full reduced-data grid (5 criteria x 25/50/75% of the data, methods subset-* in params.yaml)
 # beside the full-data and small models, as one DVC experiment: 15 trainings more than the default slice
-# (about 35 min more on 2 CPU cores; run it on a GPU machine). Results: dvc exp show; reports/evaluate/reduced_data.md
+# (about 35 min more on 2 CPU cores; run it on a GPU machine). Results: dvc exp show; reports/evaluate-stability/reduced_data.md
 stability-grid: data
-	dvc exp run -n stability-grid -S "evaluate.methods=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(["vanilla-linear", "micro-linear"] + [m for m in p.methods if m.startswith("subset-")]))')]"
+	dvc exp run -n stability-grid -S "rows.reduced=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(m for m in p.methods if m.startswith("subset-")))')]"
 
 nbtest: venv
 	nbdev-test --n-workers 2

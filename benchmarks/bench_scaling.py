@@ -1,7 +1,7 @@
 """What grows with the size of the data set: the per-image work of each stage, timed per 1,000 images.
 
 Training stages run a fixed number of steps (their cost does not depend on the number of images) and evaluate draws
-a fixed number of samples per row (`evaluate.num_samples`); what remains is per-image work: encoding, feature
+a fixed number of samples per row (`sample.num_samples`); what remains is per-image work: encoding, feature
 extraction, the per-sample scores, memorisation distances. This script times each of them at the default settings
 (random-init networks of the default sizes: the cost does not depend on the weights) on N images and writes seconds per
 1,000 images to JSON:
@@ -36,9 +36,9 @@ def main():
     probe = build_sit(spec, seed=0)
     res["scores: loss, gradient-norm, k-centre and clustering scores"], _ = timed(
         lambda: ST.compute_scores(probe, z, feats, get_path("linear"), p.scores.ts, clusters=p.scores.clusters, seed=0))
-    samples = images[:p.evaluate.num_samples]
+    samples = images[:p.sample.num_samples]
     res["evaluate: memorisation distances (per row, against the training images)"], _ = timed(
-        lambda: M.memorization(samples.flatten(1), images.flatten(1), p.evaluate.memorization_ratio))
+        lambda: M.memorization(samples.flatten(1), images.flatten(1), p.score.memorization_ratio))
     per_1000 = {k: round(v / n * 1000, 3) for k, v in res.items()}
     out = {"n_images": n, "image_size": p.data.image_size, "channels": p.data.channels, "torch_threads": torch.get_num_threads(),
            "cpus": os.cpu_count(), "machine": platform.machine(), "seconds_per_1000_images": per_1000}

@@ -12,15 +12,28 @@ from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES', 'METHOD_SAMPLERS',
-           'TEACHERS', 'DEFAULT_REFINE_RUNS', 'STAGE_SECTIONS', 'ParamsError', 'knob', 'DataConfig', 'EncodeConfig',
-           'FeaturesConfig', 'TrainConfig', 'MethodConfig', 'DecoderConfig', 'EvaluateConfig', 'ScoresConfig',
-           'SemanticConfig', 'RefineRunConfig', 'RefineConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
+__all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'PATH_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES',
+           'SAMPLER_CHOICES', 'TEACHERS', 'DEFAULT_LIRF_RUNS', 'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'ParamsError',
+           'Registry', 'knob', 'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'TrainConfig', 'MethodConfig',
+           'DecoderConfig', 'RowsConfig', 'SampleConfig', 'ScoreConfig', 'CoarseToFineConfig', 'ScoresConfig',
+           'SemanticConfig', 'LirfRunConfig', 'LirfConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
            'stage_parameters', 'section', 'method_section', 'imported_modules', 'stage_modules', 'code_fingerprint']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
 class ParamsError(ValueError):
     "A `params.yaml` problem: the message names the file and the offending key."
+
+class Registry:
+    """The valid choices of a knob, read from the library module that owns them (`Registry("refine_lib.sit", "SIT_SIZES")`:
+    the keys of `sit.SIT_SIZES`) when a value is checked, not copied here. The module is imported only then, so this
+    module (which every stage imports) does not depend on it."""
+    def __init__(self, module: str, name: str, extra: tuple = ()): self.module, self.name, self.extra = module, name, tuple(extra)
+    def names(self) -> tuple:
+        import importlib
+        return self.extra + tuple(getattr(importlib.import_module(self.module), self.name))
+    def __contains__(self, value): return value in self.names()
+    def __iter__(self): return iter(self.names())
+    def __repr__(self): return f"{self.module}.{self.name}"
 
 def knob(default, *, ge=None, gt=None, le=None, lt=None, choices=None, doc=""):
     "A dataclass field with a default and the constraints the loader checks."
@@ -78,7 +91,9 @@ class FeaturesConfig:
     feature_dim: int = knob(64, ge=2)
 
 # %% ../nbs/00_config.ipynb #6c0e3171
-SIT_SIZE_NAMES = ("micro", "tiny", "small", "S", "B", "L", "XL")
+#: the registries of the library (read when a value is checked): SiT sizes, probability paths, samplers
+SIT_SIZE_NAMES = Registry("refine_lib.sit", "SIT_SIZES")
+PATH_NAMES = Registry("refine_lib.paths", "PATHS")
 #: the scores that choose a reduced training set (refine_lib.stability); `all`: the whole training split
 SUBSET_CRITERIA = ("all", "loss", "gradnorm", "clustering", "random", "kcenter")
 #: the default train matrix (settings that differ from `MethodConfig`'s defaults): the spherical-flow-matching ablation
@@ -109,36 +124,30 @@ class TrainConfig:
     log_every: int = knob(25, ge=1)
 
 GEOMETRIES = ("vanilla", "spherical")
-METHOD_SAMPLERS = ("auto", "euler", "heun", "dopri5", "exp-euler")
+#: `sample.sampler`: the samplers of refine_lib.sampling, or `auto` (exp-euler on the slerp path, euler otherwise)
+SAMPLER_CHOICES = Registry("refine_lib.sampling", "SAMPLERS", extra=("auto",))
 
 @dataclass(frozen=True)
 class MethodConfig:
     "What distinguishes one method (one row of the train matrix)."
-    path: str = knob("linear", choices=("linear", "shell", "slerp"), doc="probability path (refine_lib.paths)")
+    path: str = knob("linear", choices=PATH_NAMES, doc="probability path (refine_lib.paths)")
     geometry: str = knob("vanilla", choices=GEOMETRIES, doc="spherical: latents projected per token to radius sqrt(d), spherical prior and decoder")
-    sampler: str = knob("auto", choices=METHOD_SAMPLERS, doc="auto: exp-euler for the slerp path, evaluate.sampler otherwise")
-    model: str = knob("", choices=("",) + SIT_SIZE_NAMES, doc="SiT size of this row; empty: train.model")
+    model: str = knob("", choices=Registry("refine_lib.sit", "SIT_SIZES", extra=("",)), doc="SiT size of this row; empty: train.model")
     subset: str = knob("all", choices=SUBSET_CRITERIA, doc="train on the samples this score keeps (scores stage); all: the whole training split")
     keep_fraction: float = knob(1.0, gt=0.0, le=1.0, doc="share of the training split that `subset` keeps")
     keep: str = knob("highest", choices=("highest", "lowest"), doc="keep the highest or lowest scores; clustering: highest = nearest the cluster centre")
     balanced: bool = knob(False, doc="clustering: the same number from every cluster instead of the same share")
 
     def __post_init__(self):
-        # the slerp path and the exp-map sampler live on the sphere: vanilla latents would be silently projected
-        if self.geometry != "spherical" and (self.path == "slerp" or self.sampler == "exp-euler"):
-            what = "path 'slerp'" if self.path == "slerp" else "sampler 'exp-euler'"
-            raise ParamsError(f"{what} needs geometry 'spherical' (got geometry '{self.geometry}')")
+        # the slerp path lives on the sphere: vanilla latents would be silently projected
+        if self.geometry != "spherical" and self.path == "slerp":
+            raise ParamsError(f"path 'slerp' needs geometry 'spherical' (got geometry '{self.geometry}')")
         if self.subset == "all" and self.keep_fraction != 1.0:
             raise ParamsError(f"keep_fraction {self.keep_fraction} needs a subset criterion ({', '.join(SUBSET_CRITERIA[1:])}); subset is 'all'")
 
     def model_size(self, default: str) -> str:
         "The SiT size of this row, given `train.model`."
         return self.model or default
-
-    def resolved_sampler(self, default: str) -> str:
-        "The sampler the evaluate stage uses for this method, given `evaluate.sampler`."
-        if self.sampler != "auto": return self.sampler
-        return "exp-euler" if self.path == "slerp" else default
 
 @dataclass(frozen=True)
 class DecoderConfig:
@@ -159,20 +168,40 @@ class DecoderConfig:
             raise ParamsError(f"perceptual_weights: a local weights file is needed for perceptual_model '{self.perceptual_model}' (no downloads here)")
 
 @dataclass(frozen=True)
-class EvaluateConfig:
-    "Sampling and metrics of the evaluate stage."
-    methods: list[str] = knob(list(DEFAULT_METHODS), doc="methods to evaluate (keys of `methods`)")
-    sampler: str = knob("euler", choices=("euler", "heun", "dopri5"))
-    sampling_steps: int = knob(50, ge=1, doc="steps of the fixed-step samplers")
+class RowsConfig:
+    "Which rows of `methods` the pipeline trains and scores: `dvc.yaml`'s matrices read these lists."
+    train: list[str] = knob([m for m, kw in DEFAULT_METHODS.items() if "subset" not in kw],
+                            doc="train@ and sample@: rows trained on the whole training split")
+    reduced: list[str] = knob([m for m, kw in DEFAULT_METHODS.items() if "subset" in kw],
+                              doc="train-subset@: reduced-data rows (subsets chosen by the scores stage), sampled by evaluate-stability")
+
+@dataclass(frozen=True)
+class SampleConfig:
+    "How every stage draws samples from a trained flow model (refine_lib.evaluation.draw_samples)."
+    sampler: str = knob("auto", choices=SAMPLER_CHOICES, doc="auto: exp-euler on the slerp path (the sphere), euler otherwise")
+    steps: int = knob(50, ge=1, doc="steps of the fixed-step samplers")
     cfg_scale: float = knob(1.0, ge=0.0, doc="classifier-free guidance scale (class-conditional models)")
     num_samples: int = knob(359, ge=0, doc="samples per row, whatever the size of the test split (0: as many as the test split)")
-    k_pr: int = knob(3, ge=1)
-    k_dc: int = knob(5, ge=1)
+    snapshots: bool = knob(True, doc="also sample every EMA snapshot of training (FID against training steps)")
+
+    def sampler_for(self, path: str) -> str:
+        "The sampler of a row on probability path `path`."
+        if self.sampler != "auto": return self.sampler
+        return "exp-euler" if path == "slerp" else "euler"
+
+@dataclass(frozen=True)
+class ScoreConfig:
+    "How every set of samples is scored (refine_lib.evaluation.score_samples): the k of the k-NN metrics, memorisation."
+    k_pr: int = knob(3, ge=1, doc="neighbours of precision and recall")
+    k_dc: int = knob(5, ge=1, doc="neighbours of density and coverage")
     memorization_ratio: float = knob(1 / 3, gt=0.0, doc="memorised: closer to a training image than this x the median train NN distance")
-    convergence: bool = knob(True, doc="also score every EMA snapshot of training (FID against training steps)")
-    coarse_small: str = knob("micro-linear", doc="coarse-to-fine: the method whose model integrates t < t_split (empty: no sweep)")
-    coarse_large: str = knob("vanilla-linear", doc="coarse-to-fine: the method whose model integrates t >= t_split")
-    t_splits: list[float] = knob([0.0, 0.3, 0.5, 0.7, 0.9, 1.0], ge=0.0, le=1.0, doc="coarse-to-fine sweep (0: large alone, 1: small alone)")
+
+@dataclass(frozen=True)
+class CoarseToFineConfig:
+    "The stability paper's coarse-to-fine sweep (evaluate-stability): a small model for t < t_split, a large one after."
+    small: str = knob("micro-linear", doc="the row whose model integrates t < t_split (empty: no sweep)")
+    large: str = knob("vanilla-linear", doc="the row whose model integrates t >= t_split")
+    t_splits: list[float] = knob([0.0, 0.3, 0.5, 0.7, 0.9, 1.0], ge=0.0, le=1.0, doc="the sweep (0: large alone, 1: small alone)")
     fid_tolerance: float = knob(0.05, ge=0.0, doc="best t_split: the fastest whose FID is at most (1 + this) x the large model's")
 
 @dataclass(frozen=True)
@@ -214,16 +243,16 @@ class SemanticConfig:
             raise ParamsError("timm_model: needed when teacher is 'timm'")
 
 @dataclass(frozen=True)
-class RefineRunConfig:
-    "One run of the refine stage: which latent space, and whether the LIRF loop densifies the training set."
+class LirfRunConfig:
+    "One run of the refine-lirf stage: which latent space, and whether the LIRF loop densifies the training set."
     latents: str = knob("plain", choices=("plain", "semantic"), doc="plain: the encode stage's latents; semantic: the semantic stage's")
     lirf: bool = knob(True, doc="false: the plain SiT baseline (same init, data and steps, no densification)")
 
-DEFAULT_REFINE_RUNS = {"baseline": {"lirf": False}, "lirf-semantic": {"latents": "semantic"}, "lirf-plain": {}}
+DEFAULT_LIRF_RUNS = {"baseline": {"lirf": False}, "lirf-semantic": {"latents": "semantic"}, "lirf-plain": {}}
 
 @dataclass(frozen=True)
-class RefineConfig:
-    "The `refine` stage: few-shot training with and without LIRF's generate-correct-admit loop (refine_lib.lirf)."
+class LirfConfig:
+    "The `refine-lirf` stage: few-shot training with and without LIRF's generate-correct-admit loop (refine_lib.lirf)."
     few_shot: int = knob(100, ge=2, doc="training images of the few-shot subset (class-balanced, seeded)")
     model: str = knob("micro", choices=SIT_SIZE_NAMES, doc="SiT size of every run")
     steps: int = knob(1000, ge=1, doc="training steps of every run (the same budget with and without LIRF)")
@@ -239,7 +268,7 @@ class RefineConfig:
     lambda_end: float = knob(0.2, ge=0.0, le=1.0, doc="... annealed linearly to this in the last round")
     tau: float = knob(2.5, gt=0.0, doc="admission: ||z - C(z)|| <= tau, absolute, in normalised latent units (see the lirf page)")
     sampling_steps: int = knob(25, ge=1, doc="Euler steps of candidate generation")
-    runs: dict[str, RefineRunConfig] = field(default_factory=lambda: {m: RefineRunConfig(**kw) for m, kw in DEFAULT_REFINE_RUNS.items()},
+    runs: dict[str, LirfRunConfig] = field(default_factory=lambda: {m: LirfRunConfig(**kw) for m, kw in DEFAULT_LIRF_RUNS.items()},
                                              metadata={"doc": "the runs compared in the few-shot table"})
 
     def __post_init__(self):
@@ -258,35 +287,60 @@ class Params:
     scores: ScoresConfig = field(default_factory=ScoresConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     methods: dict[str, MethodConfig] = field(default_factory=lambda: {m: MethodConfig(**kw) for m, kw in DEFAULT_METHODS.items()})
-    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+    rows: RowsConfig = field(default_factory=RowsConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    coarse_to_fine: CoarseToFineConfig = field(default_factory=CoarseToFineConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
-    refine: RefineConfig = field(default_factory=RefineConfig)
+    lirf: LirfConfig = field(default_factory=LirfConfig)
 
     def __post_init__(self):
-        ev = self.evaluate
-        for key, names in [("evaluate.methods", ev.methods), ("evaluate.coarse_small", [ev.coarse_small] if ev.coarse_small else []),
-                           ("evaluate.coarse_large", [ev.coarse_large] if ev.coarse_small else [])]:
+        c2f = self.coarse_to_fine
+        for key, names in [("rows.train", self.rows.train), ("rows.reduced", self.rows.reduced),
+                           ("coarse_to_fine.small", [c2f.small] if c2f.small else []), ("coarse_to_fine.large", [c2f.large] if c2f.small else [])]:
             for m in names:
                 if m not in self.methods:
                     close = difflib.get_close_matches(m, list(self.methods), n=1)
                     raise ParamsError(f"{key}: '{m}' is not a key of methods" + (f"; did you mean '{close[0]}'?" if close else f" ({', '.join(self.methods)})"))
-                if key != "evaluate.methods" and m not in ev.methods:
-                    raise ParamsError(f"{key}: '{m}' is not in evaluate.methods (only those are trained)")
-        if ev.coarse_small:   # the two velocity fields are mixed along one path: same path, geometry, latent space
-            a, b = self.methods[ev.coarse_small], self.methods[ev.coarse_large]
+                reduced = self.methods[m].subset != "all"
+                if key == "rows.train" and reduced:   # train@ must not wait for the stability paper's scores
+                    raise ParamsError(f"rows.train: '{m}' trains on a subset ({self.methods[m].subset}): list it in rows.reduced")
+                if key == "rows.reduced" and not reduced:
+                    raise ParamsError(f"rows.reduced: '{m}' has subset 'all': list it in rows.train")
+                if key.startswith("coarse_to_fine") and m not in self.rows.train:
+                    raise ParamsError(f"{key}: '{m}' is not in rows.train (only those are trained on the whole split)")
+        if not self.rows.train: raise ParamsError("rows.train: at least one row is needed")
+        if c2f.small:   # the two velocity fields are mixed along one path: same path, geometry, latent space
+            a, b = self.methods[c2f.small], self.methods[c2f.large]
             if (a.path, a.geometry) != (b.path, b.geometry):
-                raise ParamsError(f"evaluate.coarse_small '{ev.coarse_small}' ({a.path}, {a.geometry}) and coarse_large "
-                                  f"'{ev.coarse_large}' ({b.path}, {b.geometry}) must share path and geometry")
+                raise ParamsError(f"coarse_to_fine.small '{c2f.small}' ({a.path}, {a.geometry}) and coarse_to_fine.large "
+                                  f"'{c2f.large}' ({b.path}, {b.geometry}) must share path and geometry")
+        vanilla = [m for m in self.rows.train + self.rows.reduced if self.methods[m].geometry != "spherical"]
+        if self.sample.sampler == "exp-euler" and vanilla:   # the exp-map sampler moves on the sphere
+            raise ParamsError(f"sample.sampler: 'exp-euler' needs geometry 'spherical', but row '{vanilla[0]}' is vanilla (use auto)")
 
-#: the params each DVC stage reads (and lists as dependencies in dvc.yaml); `{method}` is the matrix item
+#: the params each DVC stage reads (and lists as dependencies in dvc.yaml), by family: the core, then each paper's
+#: stages. `{method}` is the matrix item (its name); `methods.{method}` its settings too.
 STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   "features": ("seed", "data", "features"),
-                  "finetune-decoder": ("seed", "data", "features", "decoder"),
-                  "scores": ("seed", "data", "features", "scores"),
                   "train": ("seed", "train", "methods.{method}"),
+                  "sample": ("seed", "data", "features", "sample", "score", "{method}"),
+                  "reference": ("seed", "data", "features", "sample", "score"),
+                  # spherical flow matching
+                  "finetune-decoder": ("seed", "data", "features", "decoder"),
+                  "evaluate-spherical": ("seed", "data", "features", "sample", "score", "rows.train"),
+                  # stability of latent flow matching
+                  "scores": ("seed", "data", "features", "scores", "methods", "rows.reduced"),
+                  "train-subset": ("seed", "train", "methods.{method}"),
+                  "evaluate-stability": ("seed", "data", "features", "sample", "score", "coarse_to_fine", "rows"),
+                  # LIRF
                   "semantic": ("seed", "data", "semantic"),
-                  "refine": ("seed", "refine"),
-                  "evaluate": ("seed", "data", "features", "evaluate")}
+                  "refine-lirf": ("seed", "lirf"),
+                  "evaluate-lirf": ("seed", "data", "features", "sample", "score"),
+                  # the merge of every stage's rows
+                  "evaluate": ("rows",)}
+#: stages that run another stage's notebook (and write where it writes)
+STAGE_NOTEBOOKS = {"train-subset": "train"}
 
 # %% ../nbs/00_config.ipynb #38e50ea1
 def _type_name(tp) -> str:
@@ -363,7 +417,8 @@ def to_dict(obj) -> dict:
 
 def stage_parameters(params: Params, stage: str, method: str | None = None) -> dict:
     """The resolved sections `stage` reads, as plain values: what the runner injects into the stage notebook.
-    For a matrix stage (`train`), `method` picks the item: it is injected as `method` and its settings as `method_cfg`."""
+    For a matrix stage (`train@<row>`), `method` picks the item: it is injected as `method` (and, for `methods.{method}`,
+    its settings as `method_cfg`). A dotted key (`rows.train`) injects that part of its section (`rows = {"train": [...]}`)."""
     if stage not in STAGE_SECTIONS:
         raise ParamsError(f"unknown stage '{stage}'; stages: {', '.join(STAGE_SECTIONS)}")
     full, out = to_dict(params), {}
@@ -371,7 +426,10 @@ def stage_parameters(params: Params, stage: str, method: str | None = None) -> d
         if "{method}" in key:
             if method not in params.methods:
                 raise ParamsError(f"stage '{stage}' needs a method, one of: {', '.join(params.methods)} (got {method!r})")
-            out["method"], out["method_cfg"] = method, full["methods"][method]
+            out["method"] = method
+            if key.startswith("methods."): out["method_cfg"] = full["methods"][method]
+        elif "." in key:
+            sec, sub = key.split(".", 1); out.setdefault(sec, {})[sub] = full[sec][sub]
         else: out[key] = full[key]
     return out
 
@@ -403,7 +461,8 @@ def stage_modules(stage: str, root=".") -> list:
     "The library files stage `stage` runs: `__init__.py` and the modules its notebook imports, transitively (sorted paths)."
     import json
     root = Path(root)
-    cells = json.loads((root / "nbs" / "stages" / f"{stage}.ipynb").read_text())["cells"]
+    notebook = STAGE_NOTEBOOKS.get(stage, stage)
+    cells = json.loads((root / "nbs" / "stages" / f"{notebook}.ipynb").read_text())["cells"]
     todo = imported_modules("\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code"))
     seen = set()
     while todo:

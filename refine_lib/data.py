@@ -17,7 +17,8 @@ from safetensors.torch import save_file, load_file
 # %% auto #0
 __all__ = ['log', 'IMAGE_EXTS', 'DIGITS_SPLIT_SEED', 'DataError', 'staging_dir', 'materialize_digits', 'folder_md5', 'load_image',
            'ImageSet', 'find_images', 'load_split', 'load_dataset', 'is_few_shot', 'LatentStats', 'atomic_save_file',
-           'read_metadata', 'atomic_write_json', 'save_latents', 'load_latents', 'image_grid', 'save_figure', 'main']
+           'read_metadata', 'atomic_write_json', 'save_latents', 'load_latents', 'save_subset', 'load_subset',
+           'image_grid', 'save_figure', 'main']
 
 # %% ../nbs/01_data.ipynb #cb3d29ae
 log = logging.getLogger(__name__)
@@ -239,6 +240,23 @@ def load_latents(path):
     missing = {"latents", "mean", "std"} - set(t)
     if missing: raise DataError(f"{path}: not a latent store (missing {sorted(missing)})")
     return t["latents"], t.get("labels"), LatentStats(t["mean"], t["std"])
+
+# %% ../nbs/01_data.ipynb #91f74f9a
+def save_subset(path, indices: torch.Tensor, n_total: int, settings: dict) -> Path:
+    "Write the training indices of a reduced-data row (sorted), with the split size and the row's settings."
+    return atomic_write_json({"n_total": n_total, "settings": settings, "indices": sorted(int(i) for i in indices)}, path)
+
+def load_subset(path, n_total: int, settings=None) -> torch.Tensor:
+    "Read indices written by `save_subset`; refuse a file for another split size or other settings, naming it."
+    import json, dataclasses
+    path = Path(path)
+    if not path.exists(): raise FileNotFoundError(f"{path}: no subset for this row (the scores stage writes one per row of rows.reduced)")
+    d = json.loads(path.read_text())
+    if d["n_total"] != n_total: raise ValueError(f"{path}: indices into {d['n_total']} training samples, but the split has {n_total}: rerun the scores stage")
+    settings = dataclasses.asdict(settings) if dataclasses.is_dataclass(settings) else settings
+    if settings is not None and d["settings"] != settings:
+        raise ValueError(f"{path}: chosen for settings {d['settings']}, not {settings}: rerun the scores stage")
+    return torch.tensor(d["indices"], dtype=torch.long)
 
 # %% ../nbs/01_data.ipynb #61838314
 def image_grid(images: torch.Tensor, nrow: int = 10, pad: int = 1) -> np.ndarray:

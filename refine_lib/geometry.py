@@ -8,10 +8,12 @@ Docs: https://refine-lab.github.io/refine-lab/geometry.html.md"""
 from __future__ import annotations
 import math
 import torch
+from .config import GEOMETRIES
+
 
 # %% auto #0
 __all__ = ['EPS', 'token_radius', 'token_norms', 'project_to_sphere', 'spherical_prior', 'tangent_project', 'radial_angular',
-           'slerp_unit', 'slerp', 'exp_map']
+           'slerp_unit', 'slerp', 'exp_map', 'to_flow_space', 'to_decoder_input', 'flow_prior']
 
 # %% ../nbs/09_geometry.ipynb #a6bfacfc
 EPS = 1e-7
@@ -95,3 +97,24 @@ def exp_map(x: torch.Tensor, v: torch.Tensor, radius: float | None = None, dim: 
     n = token_norms(v, dim)
     step = torch.where(n > EPS, torch.sin(n / R) * R * v / n.clamp_min(EPS), v)
     return project_to_sphere(torch.cos(n / R) * x + step, R, dim)   # re-projection only removes rounding error
+
+# %% ../nbs/09_geometry.ipynb #6e1ecce7
+def _check_geometry(geometry: str):
+    if geometry not in GEOMETRIES: raise ValueError(f"unknown geometry '{geometry}'; geometries: {', '.join(GEOMETRIES)}")
+
+def to_flow_space(z: torch.Tensor, stats, geometry: str) -> torch.Tensor:
+    "Encoder latents `[N, d, h, w]` -> flow coordinates: normalised per channel; `spherical`: projected per token to radius sqrt(d)."
+    _check_geometry(geometry)
+    zn = stats.normalize(z)
+    return project_to_sphere(zn) if geometry == "spherical" else zn
+
+def to_decoder_input(zf: torch.Tensor, stats, geometry: str) -> torch.Tensor:
+    "Flow coordinates (data or samples) -> the decoder's input; `spherical` samples are projected onto the sphere first."
+    _check_geometry(geometry)
+    return stats.denormalize(project_to_sphere(zf) if geometry == "spherical" else zf)
+
+def flow_prior(geometry: str):
+    "The noise `prior(shape, generator)` of a geometry: standard Gaussian, or the spherical prior."
+    _check_geometry(geometry)
+    if geometry == "spherical": return lambda shape, g: spherical_prior(shape, generator=g)
+    return lambda shape, g: torch.randn(shape, generator=g)

@@ -18,9 +18,10 @@ from .sampling import euler, generate
 from .training import CKPT_NAME, LoopConfig, train_flow
 
 # %% auto #0
-__all__ = ['log', 'BANK_NAME', 'Correction', 'reference_points', 'correct', 'admit', 'lambda_schedule', 'refinement_steps',
-           'empirical_velocity', 'LIRFSchedule', 'refine_round', 'save_bank', 'load_bank', 'train_with_lirf',
-           'few_shot_indices']
+__all__ = ['log', 'BANK_NAME', 'ROUND_COLUMNS', 'FEW_SHOT_COLUMNS', 'Correction', 'reference_points', 'correct', 'admit',
+           'lambda_schedule', 'refinement_steps', 'empirical_velocity', 'LIRFSchedule', 'refine_round', 'save_bank',
+           'load_bank', 'train_with_lirf', 'few_shot_indices', 'plot_bank_growth', 'plot_projection',
+           'plot_nearest_training']
 
 # %% ../nbs/13_lirf.ipynb #f1d3b2a2
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ def empirical_velocity(bank: torch.Tensor, sigma: float = 0.0):
 # %% ../nbs/13_lirf.ipynb #479527a6
 @dataclass(frozen=True)
 class LIRFSchedule:
-    "The knobs of the loop (`refine` section of params.yaml)."
+    "The knobs of the loop (`lirf` section of params.yaml)."
     interval: int = 250          # Delta
     candidates: int = 100
     k: int = 3
@@ -187,7 +188,7 @@ def few_shot_indices(labels: torch.Tensor | None, n: int, seed: int = 0, total: 
     g = torch.Generator().manual_seed(seed)
     total = len(labels) if labels is not None else total
     if n >= total:
-        if n > total: log.warning("refine.few_shot=%d, but the training split has %d images: the few-shot runs use all of them", n, total)
+        if n > total: log.warning("lirf.few_shot=%d, but the training split has %d images: the few-shot runs use all of them", n, total)
         return torch.arange(total)
     if labels is None: return torch.randperm(total, generator=g)[:n].sort().values
     classes = labels.unique()
@@ -195,6 +196,60 @@ def few_shot_indices(labels: torch.Tensor | None, n: int, seed: int = 0, total: 
     picks = []
     for c, m in zip(classes, per):
         members = (labels == c).nonzero().flatten()
-        if m > len(members): raise ValueError(f"refine.few_shot: class {int(c)} has {len(members)} images, {m} asked for")
+        if m > len(members): raise ValueError(f"lirf.few_shot: class {int(c)} has {len(members)} images, {m} asked for")
         picks.append(members[torch.randperm(len(members), generator=g)[:m]])
     return torch.cat(picks).sort().values
+
+# %% ../nbs/13_lirf.ipynb #8d236a46
+def plot_bank_growth(rounds: dict, few_shot: int, tau: float):
+    "`rounds`: `{run: [round records]}` of LIRF runs -> bank growth, admission rate, mean correction; returns the figure."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+    for run, rs in rounds.items():
+        axes[0].plot([0] + [x["step"] for x in rs], [few_shot] + [x["bank_size"] for x in rs], marker="o", label=run)
+        axes[1].plot([x["round"] for x in rs], [x["admission_rate"] for x in rs], marker="o", label=run)
+        axes[2].plot([x["round"] for x in rs], [x["mean_correction"] for x in rs], marker="o", label=run)
+    axes[2].axhline(tau, color="k", lw=0.5, ls="--", label="tau")
+    for ax, t, yl in zip(axes, ["bank growth", "admission rate", "mean correction ||z - C(z)||"], ["bank size", "admitted / candidates", "normalised latent units"]):
+        ax.set_title(t, fontsize=9); ax.set_ylabel(yl); ax.legend(fontsize=8)
+    axes[0].set_xlabel("training step"); axes[1].set_xlabel("round"); axes[2].set_xlabel("round")
+    return fig
+
+def plot_projection(banks: dict):
+    "`banks`: `{run: (few-shot latents, bank, origin)}` -> admitted latents in the PCA plane of the few-shot ones; returns the figure."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, max(len(banks), 1), figsize=(5 * max(len(banks), 1), 4.2), squeeze=False)
+    for ax, (run, (few, bank, origin)) in zip(axes[0], banks.items()):
+        few = few.flatten(1); mu = few.mean(0)
+        _, _, V = torch.pca_lowrank(few - mu, q=2, center=False)
+        proj = lambda x: (x.flatten(1) - mu) @ V[:, :2]
+        adm, org = bank[len(few):], origin[len(few):]
+        if len(adm):
+            sc = ax.scatter(*proj(adm).T, c=org, s=8, cmap="viridis", alpha=0.7); plt.colorbar(sc, ax=ax, label="admitted in round")
+        ax.scatter(*proj(few).T, s=28, c="red", marker="x", label=f"{len(few)} few-shot latents")
+        ax.set_title(f"{run}: bank {len(few)} -> {len(bank)} (PCA of the few-shot latents)", fontsize=9); ax.legend(fontsize=8)
+    return fig
+
+# %% ../nbs/13_lirf.ipynb #2d0346c8
+def plot_nearest_training(images: dict, train_images: torch.Tensor, rows: dict, k: int = 12):
+    "For each run, `k` samples (top) over their nearest training image in pixels (bottom): copies show as identical pairs."
+    import matplotlib.pyplot as plt
+    from refine_lib.data import image_grid
+    fig, axes = plt.subplots(len(images), 1, figsize=(8, 1.6 * len(images)), squeeze=False)
+    for ax, (name, imgs) in zip(axes[:, 0], images.items()):
+        nn_idx = torch.cdist(imgs[:k].flatten(1), train_images.flatten(1)).argmin(1)
+        ax.imshow(image_grid(torch.cat([imgs[:k], train_images[nn_idx]]), nrow=k), cmap="gray"); ax.axis("off")
+        r = rows[name]
+        ax.set_title(f"{name}: samples (top), nearest few-shot training image (bottom); FID {r['fid']:.1f}, recall {r['recall']:.2f}, "
+                     f"memorised {r['memorized']:.2f}", fontsize=8)
+    return fig
+
+# %% ../nbs/13_lirf.ipynb #ce008290
+from .evaluation import METRIC_COLUMNS
+
+#: the columns of LIRF's tables (refine_lib.evaluation.render_table): rounds of the loop, and the few-shot comparison
+ROUND_COLUMNS = [("step", "step", "{}"), ("lambda", "lambda", "{:.2f}"), ("admitted", "admitted", "{}"), ("candidates", "candidates", "{}"),
+                 ("admission_rate", "admission rate", "{:.2f}"), ("mean_correction", "mean correction", "{:.3f}"),
+                 ("median_correction", "median correction", "{:.3f}"), ("bank_size", "bank size", "{}")]
+FEW_SHOT_COLUMNS = [("latents", "latents", "{}"), ("lirf", "LIRF", lambda r: "yes" if r.get("lirf") else "no"), ("bank_size", "bank", "{}"),
+                    *METRIC_COLUMNS, ("nn_distance_ratio", "nn distance ratio", "{:.3f}")]

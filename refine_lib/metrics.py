@@ -191,9 +191,9 @@ MIN_POINTS_PER_K = 10   # below this many points per neighbour, k-NN radii (and 
 
 def check_metric_sizes(n_real: int, n_fake: int, k_pr: int = 3, k_dc: int = 5) -> None:
     "Refuse sets too small for the k-NN metrics (naming the key), and warn when they are small enough to be noisy."
-    for key, k in (("evaluate.k_pr", k_pr), ("evaluate.k_dc", k_dc)):
+    for key, k in (("score.k_pr", k_pr), ("score.k_dc", k_dc)):
         for what, n in (("reference (real) images", n_real), ("samples", n_fake)):
-            if key == "evaluate.k_dc" and what == "samples": continue   # density/coverage use the real set's radii only
+            if key == "score.k_dc" and what == "samples": continue   # density/coverage use the real set's radii only
             if n <= k: raise ValueError(f"{key}={k} needs more than {k} {what}, got {n}: lower {key} or add images")
     if min(n_real, n_fake) < MIN_POINTS_PER_K * max(k_pr, k_dc):
         log.warning("metrics on %d reference images and %d samples with k=%d/%d: k-NN radii from so few points are coarse; "

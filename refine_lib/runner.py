@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse, json, logging, os, sys, time
 from pathlib import Path
 import nbformat
-from .config import ParamsError, load_params, stage_parameters
+from .config import STAGE_NOTEBOOKS, ParamsError, load_params, stage_parameters
 
 # %% auto #0
 __all__ = ['log', 'VOLATILE_NB_KEYS', 'THREAD_ENV_VAR', 'StageFailed', 'stage_paths', 'scrub_notebook', 'busy_cores_elsewhere',
@@ -22,7 +22,9 @@ class StageFailed(RuntimeError):
     "A stage notebook raised; the message carries the stage, the cell and the error."
 
 def stage_paths(stage: str, method: str | None = None) -> dict:
-    "Where a stage (or one method of a matrix stage) writes: artefacts, figures, metrics file, executed notebook."
+    """Where a stage (or one method of a matrix stage) writes: artefacts, figures, metrics file, executed notebook.
+    A stage that runs another stage's notebook (`train-subset` runs `train`) writes where that one does."""
+    stage = STAGE_NOTEBOOKS.get(stage, stage)
     if method is None:
         return {"out_dir": f"outputs/{stage}", "report_dir": f"reports/{stage}", "metrics_file": f"metrics/{stage}.json",
                 "notebook": f"reports/notebooks/{stage}.ipynb"}
@@ -78,7 +80,7 @@ def run_stage(stage: str, params_file="params.yaml", root=".", kernel: str = "py
     paths = stage_paths(stage, method)
     parameters = stage_parameters(params, stage, method) | paths | (extra or {})
     parameters.pop("notebook")
-    src = root / "nbs" / "stages" / f"{stage}.ipynb"
+    src = root / "nbs" / "stages" / f"{STAGE_NOTEBOOKS.get(stage, stage)}.ipynb"
     if not src.exists(): raise StageFailed(f"stage '{stage}': notebook {src} not found")
     for k in ("out_dir", "report_dir"): (root / paths[k]).mkdir(parents=True, exist_ok=True)
     (root / paths["metrics_file"]).parent.mkdir(parents=True, exist_ok=True)

@@ -11,34 +11,16 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .config import GEOMETRIES
-from .geometry import _safe_unit, project_to_sphere, radial_angular, spherical_prior, token_norms
+from .geometry import _safe_unit, to_decoder_input, to_flow_space, flow_prior, project_to_sphere, radial_angular, spherical_prior, token_norms
 
 # %% auto #0
-__all__ = ['PAPER_ABLATION_FID', 'to_flow_space', 'to_decoder_input', 'flow_prior', 'gaussian_mean_radius', 'norm_concentration',
-           'radial_share_curve', 'same_class_neighbours', 'swap_components', 'component_swap_probe', 'PerceptualLoss',
-           'PatchDiscriminator', 'decoder_parameters', 'finetune_decoder', 'steps_to_reach']
-
-# %% ../nbs/10_spherical.ipynb #6e1ecce7
-def _check_geometry(geometry: str):
-    if geometry not in GEOMETRIES: raise ValueError(f"unknown geometry '{geometry}'; geometries: {', '.join(GEOMETRIES)}")
-
-def to_flow_space(z: torch.Tensor, stats, geometry: str) -> torch.Tensor:
-    "Encoder latents `[N, d, h, w]` -> flow coordinates: normalised per channel; `spherical`: projected per token to radius sqrt(d)."
-    _check_geometry(geometry)
-    zn = stats.normalize(z)
-    return project_to_sphere(zn) if geometry == "spherical" else zn
-
-def to_decoder_input(zf: torch.Tensor, stats, geometry: str) -> torch.Tensor:
-    "Flow coordinates (data or samples) -> the decoder's input; `spherical` samples are projected onto the sphere first."
-    _check_geometry(geometry)
-    return stats.denormalize(project_to_sphere(zf) if geometry == "spherical" else zf)
-
-def flow_prior(geometry: str):
-    "The noise `prior(shape, generator)` of a geometry: standard Gaussian, or the spherical prior."
-    _check_geometry(geometry)
-    if geometry == "spherical": return lambda shape, g: spherical_prior(shape, generator=g)
-    return lambda shape, g: torch.randn(shape, generator=g)
+__all__ = ['PAPER_ABLATION_FID', 'SWAP_ROWS', 'NORM_COLUMNS', 'RADIAL_PAIRS', 'SWAP_CONDITIONS', 'RECONSTRUCTION_COLUMNS',
+           'gaussian_mean_radius', 'norm_concentration', 'radial_share_curve', 'same_class_neighbours',
+           'swap_components', 'component_swap_probe', 'PerceptualLoss', 'PatchDiscriminator', 'decoder_parameters',
+           'finetune_decoder', 'steps_to_reach', 'other_geometry', 'plot_convergence', 'norm_rows', 'norm_caption',
+           'radial_share_curves', 'radial_share_summary', 'plot_radial_share', 'flow_decoder', 'swap_probe_summary',
+           'plot_swap_probe', 'reconstructions', 'reconstruction_errors', 'reconstruction_caption',
+           'plot_reconstructions', 'plot_decoder_loss']
 
 # %% ../nbs/10_spherical.ipynb #ef443330
 def gaussian_mean_radius(d: int) -> float:
@@ -181,3 +163,149 @@ def steps_to_reach(fid_by_step: dict, target: float):
         if f1 <= target:
             return float(s1) if not math.isfinite(f0) or f0 == f1 else s0 + (f0 - target) / (f0 - f1) * (s1 - s0)
     return None
+
+# %% ../nbs/10_spherical.ipynb #4ff92342
+#: rows whose latents are also decoded by the other geometry's decoder (the decoder-swap control)
+SWAP_ROWS = ("spherical-slerp", "vanilla-linear")
+
+def other_geometry(geometry: str) -> str:
+    "The geometry whose decoder a swap row borrows."
+    return "vanilla" if geometry == "spherical" else "spherical"
+
+def plot_convergence(curves: dict, target: float | None = None, ylabel: str = "FID"):
+    "FID against training steps, one line per `{name: {step: fid}}`, and the target FID as a dashed line; returns the figure."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    for name, c in curves.items(): ax.plot([int(s) for s in c], list(c.values()), marker="o", ms=3, label=name)
+    if target is not None: ax.axhline(target, color="k", lw=0.5, ls="--", label="vanilla-linear final FID")
+    ax.set_xlabel("training step"); ax.set_ylabel(ylabel); ax.legend(fontsize=7); ax.set_title("FID against training steps (EMA snapshots)", fontsize=9)
+    return fig
+
+# %% ../nbs/10_spherical.ipynb #c4adf402
+#: the norm table's columns: `(key, header, format)` for `refine_lib.evaluation.render_table`
+NORM_COLUMNS = [("mean_radius_over_sqrt_d", "mean radius / sqrt(d)", "{:.4f}"), ("cv", "CV", "{:.4f}"), ("tokens", "tokens", "{}")]
+
+def norm_rows(z: torch.Tensor, flow: dict, gen: torch.Generator) -> dict:
+    "`norm_concentration` of encoder latents `z`, of their `flow` coordinates (`{geometry: latents}`) and of one draw of each prior from `gen`."
+    return {"raw encoder latents": norm_concentration(z),
+            "normalised latents (vanilla)": norm_concentration(flow["vanilla"]),
+            "projected latents (spherical)": norm_concentration(flow["spherical"]),
+            "Gaussian noise (vanilla prior)": norm_concentration(torch.randn(z.shape, generator=gen)),
+            "spherical prior": norm_concentration(flow_prior("spherical")(z.shape, gen))}
+
+def norm_caption(d: int) -> str:
+    "The norm table's caption: the token dimension and the analytic Gaussian mean radius / sqrt(d)."
+    return f"Per-token norms (d = {d}); analytic Gaussian mean radius / sqrt(d) = {gaussian_mean_radius(d) / math.sqrt(d):.4f}."
+
+# %% ../nbs/10_spherical.ipynb #32b77e4d
+from .paths import get_path
+
+#: the geometry-path pairs of the radial-share diagnostic: `{name: (geometry, path)}`
+RADIAL_PAIRS = {"vanilla-linear": ("vanilla", "linear"), "vanilla-shell": ("vanilla", "shell"),
+                "spherical-linear": ("spherical", "linear"), "spherical-slerp": ("spherical", "slerp")}
+
+def radial_share_curves(flow: dict, gen: torch.Generator, n_pairs: int = 1024, steps: int = 21) -> dict:
+    "`radial_share_curve` of each of `RADIAL_PAIRS` at `steps` times on the same `n_pairs` random latents of `flow`; `gen` draws the pick, then each prior."
+    n = len(flow["vanilla"])
+    pick = torch.randperm(n, generator=gen)[:min(n_pairs, n)]
+    ts = torch.linspace(0, 1, steps)
+    out = {}
+    for name, (geometry, path) in RADIAL_PAIRS.items():
+        x0 = flow_prior(geometry)(flow[geometry][pick].shape, gen)
+        out[name] = radial_share_curve(get_path(path), x0, flow[geometry][pick], ts)
+    return out
+
+def radial_share_summary(radial: dict) -> dict:
+    "Per curve: the radial share at t = 0, mid-way and t = 1, and the smallest mean radius / sqrt(d) along the path."
+    return {k: {"t0": v["radial_share"][0], "t_mid": v["radial_share"][len(v["t"]) // 2], "t1": v["radial_share"][-1],
+                "min_radius_over_sqrt_d": min(v["radius_over_sqrt_d"])} for k, v in radial.items()}
+
+def plot_radial_share(radial: dict, title: str):
+    "Radial share of the velocity target and mean token radius / sqrt(d) against t, one line per curve; returns the figure."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(1, 2, figsize=(9, 3.2))
+    for name, r in radial.items():
+        ax[0].plot(r["t"], r["radial_share"], label=name, marker=".", ms=3)
+        ax[1].plot(r["t"], r["radius_over_sqrt_d"], label=name, marker=".", ms=3)
+    ax[0].set_xlabel("t (0 = noise, 1 = data)"); ax[0].set_ylabel("radial share of u_t"); ax[0].legend(fontsize=8)
+    ax[1].set_xlabel("t"); ax[1].set_ylabel("mean token |z_t| / sqrt(d)")
+    fig.suptitle(title, fontsize=10)
+    return fig
+
+# %% ../nbs/10_spherical.ipynb #b2ac2eec
+#: the conditions of the component-swap probe, in the order of its table and box plot
+SWAP_CONDITIONS = ("direction kept", "radius kept", "neighbour")
+
+def flow_decoder(ae, stats, geometry: str = "vanilla"):
+    "A `decode(zf)`: flow coordinates of `geometry` -> images in [-1, 1], with `ae`'s decoder."
+    from refine_lib.autoencoder import decode_latents
+    def decode(zf: torch.Tensor) -> torch.Tensor: return decode_latents(ae, to_decoder_input(zf, stats, geometry))
+    return decode
+
+def swap_probe_summary(probe: dict) -> dict:
+    "Mean and standard error of `component_swap_probe`'s distances per condition, the anchor count, and both kept/neighbour ratios."
+    s = {c: {"mean": probe[c].mean().item(), "sem": (probe[c].std() / math.sqrt(len(probe[c]))).item()} for c in SWAP_CONDITIONS}
+    s["anchors"] = len(probe["anchors"])
+    s["direction_kept_over_neighbour"] = s["direction kept"]["mean"] / s["neighbour"]["mean"]
+    s["radius_kept_over_neighbour"] = s["radius kept"]["mean"] / s["neighbour"]["mean"]
+    return s
+
+def plot_swap_probe(probe: dict, decode, z: torch.Tensor, extractor_name: str, n_show: int = 12):
+    "Box plot of the probe's distances, beside decoded anchors, both hybrids and neighbours of the first `n_show` anchors of `z`; returns the figure."
+    import matplotlib.pyplot as plt
+    from refine_lib.data import image_grid
+    fig, ax = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1, 1.5]})
+    ax[0].boxplot([probe[c].numpy() for c in SWAP_CONDITIONS], showfliers=False)
+    ax[0].set_xticks([1, 2, 3], ["anchor direction,\nneighbour radius", "anchor radius,\nneighbour direction", "whole\nneighbour"], fontsize=7)
+    ax[0].set_ylabel(f"feature distance to decoded anchor\n({extractor_name})", fontsize=8)
+    ax[0].set_title(f"{len(probe['anchors'])} test anchors, same-class nearest neighbour", fontsize=9)
+    a, b = z[probe["anchors"][:n_show]], z[probe["neighbours"][:n_show]]
+    kd, kr = swap_components(a, b)
+    rows = torch.cat([decode(v) for v in (a, kd, kr, b)])   # one row per condition, one column per anchor
+    ax[1].imshow(image_grid(rows, nrow=n_show), cmap="gray"); ax[1].axis("off")
+    ax[1].set_title("rows: anchor | anchor direction + neighbour radius | anchor radius + neighbour direction | neighbour", fontsize=8)
+    return fig
+
+# %% ../nbs/10_spherical.ipynb #b524b2d1
+#: the reconstruction table's columns: `(key, header, format)` for `refine_lib.evaluation.render_table`
+RECONSTRUCTION_COLUMNS = [("mse", "MSE", "{:.5f}"), ("l1", "L1", "{:.4f}"), ("psnr_db", "PSNR (dB)", "{:.2f}")]
+
+def reconstructions(ae, decoders: dict, z: torch.Tensor, stats) -> dict:
+    "Images decoded from encoder latents `z` by the original `ae` (vanilla and projected inputs) and by `decoders[geometry]` on its own geometry's inputs."
+    from refine_lib.autoencoder import decode_latents
+    inp = {g: to_decoder_input(to_flow_space(z, stats, g), stats, g) for g in ("vanilla", "spherical")}
+    return {"original decoder": decode_latents(ae, inp["vanilla"]),
+            "original decoder on projected latents": decode_latents(ae, inp["spherical"]),
+            "finetuned vanilla decoder": decode_latents(decoders["vanilla"], inp["vanilla"]),
+            "spherical decoder (projected latents)": decode_latents(decoders["spherical"], inp["spherical"])}
+
+def reconstruction_errors(recs: dict, images: torch.Tensor) -> dict:
+    "`image_errors` of each reconstruction in `recs` against `images`."
+    from refine_lib.autoencoder import image_errors
+    return {k: image_errors(v, images) for k, v in recs.items()}
+
+def reconstruction_caption(n_images: int, steps: int, perceptual_model: str | None = None, perceptual_weight: float = 0.0,
+                           adversarial_weight: float = 0.0) -> str:
+    "The reconstruction table's caption: test images, finetuning steps and the loss's terms."
+    loss = ("L1" + (f" + {perceptual_weight} perceptual ({perceptual_model})" if perceptual_model else "")
+            + (f" + {adversarial_weight} adversarial" if adversarial_weight else ""))
+    return f"Test-split reconstruction ({n_images} images); decoders finetuned {steps} steps each, loss: {loss}."
+
+def plot_reconstructions(images: torch.Tensor, recs: dict, rec_rows: dict, n_show: int = 16):
+    "`n_show` evenly spaced test images above their reconstructions, one row per decoder, PSNR in the title; returns the figure."
+    import matplotlib.pyplot as plt
+    from refine_lib.data import image_grid
+    sel = torch.linspace(0, len(images) - 1, n_show).long()
+    grid = torch.cat([images[sel]] + [r[sel] for r in recs.values()])
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.imshow(image_grid(grid, nrow=n_show), cmap="gray"); ax.axis("off")
+    ax.set_title("rows: test image | " + " | ".join(f"{k} ({rec_rows[k]['psnr_db']:.1f} dB)" for k in recs), fontsize=7)
+    return fig
+
+def plot_decoder_loss(histories: dict, seed: int):
+    "Train L1 against step of each finetuned decoder (`{geometry: history}`), log scale; returns the figure."
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for g, h in histories.items(): ax.plot([x["step"] for x in h], [x["l1"] for x in h], lw=0.8, label=f"{g} decoder")
+    ax.set_xlabel("step"); ax.set_ylabel("train L1"); ax.set_yscale("log"); ax.legend(); ax.set_title(f"decoder finetuning (seed {seed})")
+    return fig

@@ -6,16 +6,18 @@ Docs: https://refine-lab.github.io/refine-lab/stability.html.md"""
 
 # %% ../nbs/11_stability.ipynb #9ae7f920
 from __future__ import annotations
-import json, warnings
+import json, time, warnings
 from pathlib import Path
 import torch
 import torch.nn as nn
 
 # %% auto #0
-__all__ = ['SCORE_NAMES', 'SCORES_INDEX', 'per_t_normalised_mean', 'loss_score', 'per_sample_sq_gradnorms', 'gradnorm_score',
-           'spherical_kmeans', 'clustering_keep', 'keep_per_cluster', 'random_score', 'kcenter_score', 'select_subset',
-           'compute_scores', 'subset_indices', 'full_data_counterpart', 'save_scores', 'load_scores', 'paired_cosine',
-           'best_t_split']
+__all__ = ['SCORE_NAMES', 'SCORES_INDEX', 'REDUCED_COLUMNS', 'COARSE_TO_FINE_COLUMNS', 'PAIR_COLUMNS', 'per_t_normalised_mean',
+           'loss_score', 'per_sample_sq_gradnorms', 'gradnorm_score', 'spherical_kmeans', 'clustering_keep',
+           'keep_per_cluster', 'random_score', 'kcenter_score', 'select_subset', 'compute_scores', 'subset_indices',
+           'full_data_counterpart', 'save_scores', 'load_scores', 'paired_cosine', 'best_t_split', 'spearman',
+           'criterion_agreement', 'reduced_data_rows', 'stability_pairs', 'coarse_to_fine_sweep', 'add_speedups',
+           'plot_coarse_to_fine', 'plot_pairs']
 
 # %% ../nbs/11_stability.ipynb #fc92e7e3
 def per_t_normalised_mean(values: torch.Tensor) -> torch.Tensor:
@@ -215,3 +217,115 @@ def best_t_split(rows: list, tolerance: float = 0.05):
     base = next((r for r in rows if r["t_split"] == 0.0), None)
     if base is None: return None
     return max((r for r in rows if r["fid"] <= (1 + tolerance) * base["fid"]), key=lambda r: r["t_split"])
+
+# %% ../nbs/11_stability.ipynb #0aede66e
+def _ranks(s: torch.Tensor) -> torch.Tensor: return torch.argsort(torch.argsort(s)).double()
+
+def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
+    "Spearman rank correlation of two score vectors."
+    ra, rb = _ranks(a), _ranks(b)
+    return float(((ra - ra.mean()) * (rb - rb.mean())).sum() / ((ra - ra.mean()).norm() * (rb - rb.mean()).norm()))
+
+def criterion_agreement(scores: dict, labels=None, keep_fraction: float = 0.5) -> dict:
+    """How much the criteria agree: Spearman correlation of their scores, Jaccard overlap of the `keep_fraction` subsets
+    they keep (`keep: highest`; clustering: nearest its centre) and, with `labels`, the share of each class each keeps."""
+    names = list(SCORE_NAMES) + ["clustering"]
+    score_of = {**{n: scores[n] for n in SCORE_NAMES}, "clustering": scores["cluster_cos"]}
+    kept = {n: set(subset_indices(scores, n, keep_fraction).tolist()) for n in names}
+    out = {"spearman": {a: {b: spearman(score_of[a], score_of[b]) for b in names} for a in names},
+           "jaccard": {a: {b: len(kept[a] & kept[b]) / len(kept[a] | kept[b]) for b in names} for a in names}, "kept_per_class": {}}
+    if labels is not None:
+        total = torch.bincount(labels).clamp_min(1)
+        for n in names:
+            share = torch.bincount(labels[sorted(kept[n])], minlength=len(total)) / total
+            out["kept_per_class"][n] = {str(c): float(v) for c, v in enumerate(share)}
+    return out
+
+# %% ../nbs/11_stability.ipynb #e8f451ee
+def reduced_data_rows(reduced: dict, full: dict, methods: dict, keys=("fid", "precision", "recall", "density", "coverage")) -> dict:
+    """Each reduced-data row (`{row: scores}`) beside its full-data counterpart among `full` (found in `methods`, the
+    `MethodConfig`s): its criterion and fraction, the counterpart's name and FID ratio. Counterparts come first."""
+    out = {}
+    for m, r in reduced.items():
+        base = full_data_counterpart(m, methods)
+        if base in full and base not in out:
+            out[base] = {"criterion": "all (full data)", "keep_fraction": 1.0, "fid_over_full_data": 1.0, "train_samples": full[base].get("train_samples"),
+                         **{k: full[base][k] for k in keys}}
+        cfg = methods[m]
+        out[m] = {"criterion": cfg.subset, "keep": cfg.keep, "keep_fraction": cfg.keep_fraction, "train_samples": r.get("train_samples"),
+                  **{k: r[k] for k in keys}, "full_data_method": base, "fid_over_full_data": r["fid"] / full[base]["fid"] if base in full else None}
+    return out
+
+def stability_pairs(reduced_rows: dict, small: str = "", large: str = "", reference: tuple = ("vanilla-linear", "vanilla-shell")) -> dict:
+    "The model pairs compared from the same seeds: `{name: (row a, row b, kind)}` (names without dots: DVC metric keys)."
+    pairs = {f"{r['full_data_method']} vs {m}": (r["full_data_method"], m, "full vs reduced data")
+             for m, r in reduced_rows.items() if r.get("full_data_method")}
+    if small: pairs[f"{large} vs {small}"] = (large, small, "large vs small model")
+    if reference: pairs[f"{reference[0]} vs {reference[1]}"] = (*reference, "linear vs shell path (reference)")
+    return pairs
+
+# %% ../nbs/11_stability.ipynb #da570ff9
+def coarse_to_fine_sweep(small, large, info: dict, t_splits, n: int, cfg, seed: int = 0, labels=None, repeats: int = 2) -> dict:
+    """`{t_split: (SampleResult, sampling seconds per sample)}`: the same seeded noise through the composite velocity
+    (`small` for t < t_split, `large` after) with the large row's path, geometry and the sampler of `cfg` (a
+    `SampleConfig`). Timings are the best of `repeats` runs (wall-clock is noisy; the samples must be identical)."""
+    from refine_lib.geometry import flow_prior
+    from refine_lib.sampling import generate_coarse_to_fine
+    shape = tuple(info["spec"][k] for k in ("in_channels", "input_size", "input_size"))
+    labels = labels[torch.arange(n) % len(labels)] if (labels is not None and info["spec"].get("num_classes")) else None
+    out = {}
+    for t_split in t_splits:
+        times, xs = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            res = generate_coarse_to_fine(small, large, t_split, n, shape, seed=seed, method=cfg.sampler_for(info["path"]), steps=cfg.steps,
+                                          labels=labels, cfg_scale=cfg.cfg_scale, prior=flow_prior(info["geometry"]))
+            times.append(time.perf_counter() - t0); xs.append(res.x)
+        if not all(torch.equal(xs[0], x) for x in xs): raise RuntimeError("coarse-to-fine sampling is not deterministic")
+        out[t_split] = (res, min(times) / n)
+    return out
+
+def add_speedups(rows: list) -> list:
+    "Add `speedup_vs_large` (seconds of t_split 0 over this row's) to coarse-to-fine rows, in place; returns them."
+    base = next((r for r in rows if r["t_split"] == 0.0), None)
+    for r in rows: r["speedup_vs_large"] = base["seconds_per_sample"] / r["seconds_per_sample"] if base else None
+    return rows
+
+# %% ../nbs/11_stability.ipynb #ddd7bcd3
+def plot_coarse_to_fine(rows: list, tolerance: float = 0.05, ylabel: str = "FID", title: str = ""):
+    "Quality against sampling time (labels: t_split), and FID and speed-up against t_split; returns the figure."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    ms = [r["seconds_per_sample"] * 1e3 for r in rows]
+    axes[0].plot(ms, [r["fid"] for r in rows], marker="o")
+    for r, x in zip(rows, ms): axes[0].annotate(f"{r['t_split']:g}", (x, r["fid"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    base = next((r for r in rows if r["t_split"] == 0.0), None)
+    if base: axes[0].axhline(base["fid"] * (1 + tolerance), color="k", lw=0.5, ls="--", label=f"large alone +{tolerance:.0%} FID"); axes[0].legend(fontsize=8)
+    axes[0].set_xlabel("sampling ms per sample"); axes[0].set_ylabel(ylabel); axes[0].set_title("quality against time (labels: t_split)", fontsize=9)
+    ax2 = axes[1].twinx()
+    axes[1].plot([r["t_split"] for r in rows], [r["fid"] for r in rows], marker="o", color="tab:blue"); axes[1].set_ylabel(ylabel, color="tab:blue")
+    ax2.plot([r["t_split"] for r in rows], [r["speedup_vs_large"] for r in rows], marker="s", color="tab:red"); ax2.set_ylabel("speed-up vs large", color="tab:red")
+    axes[1].set_xlabel("t_split"); axes[1].set_title(title, fontsize=9)
+    return fig
+
+def plot_pairs(pairs: dict, images: dict, k: int = 10):
+    "For each same-seed pair, `k` samples of model A (top) over model B's from the same seeds; returns the figure."
+    import matplotlib.pyplot as plt
+    from refine_lib.data import image_grid
+    fig, axes = plt.subplots(len(pairs), 1, figsize=(8, 1.9 * len(pairs)), squeeze=False)
+    for ax, s in zip(axes[:, 0], pairs.values()):
+        ax.imshow(image_grid(torch.cat([images[s["a"]][:k], images[s["b"]][:k]]), nrow=k), cmap="gray"); ax.axis("off")
+        ax.set_title(f"top: {s['a']}, bottom: {s['b']} (same seeds): cos {s['paired_mean']:.2f} vs shuffled {s['shuffled_mean']:.2f}", fontsize=8)
+    return fig
+
+# %% ../nbs/11_stability.ipynb #2be21815
+from .evaluation import METRIC_COLUMNS
+
+#: the columns of the stability paper's tables (refine_lib.evaluation.render_table)
+REDUCED_COLUMNS = [("criterion", "criterion", "{}"), ("keep_fraction", "fraction", "{:g}"), ("train_samples", "train samples", "{}"),
+                   *METRIC_COLUMNS[:5], ("fid_over_full_data", "FID / full data", "{:.3f}")]
+COARSE_TO_FINE_COLUMNS = [("small_calls", "small NFE", "{}"), ("large_calls", "large NFE", "{}"), *METRIC_COLUMNS[:5],
+                          ("seconds_per_sample", "ms/sample", lambda r: f"{r['seconds_per_sample'] * 1e3:.2f}"),
+                          ("speedup_vs_large", "speed-up vs large", "{:.2f}x")]
+PAIR_COLUMNS = [("kind", "pair", "{}"), ("paired_mean", "paired cos", lambda r: f"{r['paired_mean']:.3f} ± {r['paired_std']:.3f}"),
+                ("shuffled_mean", "shuffled cos", lambda r: f"{r['shuffled_mean']:.3f} ± {r['shuffled_std']:.3f}")]

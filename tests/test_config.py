@@ -41,8 +41,11 @@ def test_params_yaml_holds_the_library_defaults():
     ("seed: -1\n", "seed: -1 is out of range (must be >= 0)"),
     ("data: [1, 2]\n", "data: expected a mapping"),
     ("seed: 0\n  bad: indentation\n", "not valid YAML"),
-    ("refine:\n  interval: 2000\n", "refine: interval: 2000 must be smaller than steps (1000)"),
-    ("refine:\n  runs:\n    x: {latents: semantc}\n", "refine.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
+    ("lirf:\n  interval: 2000\n", "lirf: interval: 2000 must be smaller than steps (1000)"),
+    ("lirf:\n  runs:\n    x: {latents: semantc}\n", "lirf.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
+    ("rows:\n  train: [vanilla-linear, subset-loss-50]\n", "rows.train: 'subset-loss-50' trains on a subset (loss): list it in rows.reduced"),
+    ("rows:\n  train: [vanila-linear]\n", "did you mean 'vanilla-linear'?"),
+    ("sample:\n  sampler: rk4\n", "sample.sampler: 'rk4' is not one of"),
     ("semantic:\n  teacher: dinov2\n", "weights: a local weights file is needed for teacher 'dinov2'"),
 ])
 def test_bad_params_name_the_file_and_key(tmp_path, text, fragment):
@@ -56,12 +59,17 @@ def test_missing_file(tmp_path):
 
 
 def test_dvc_yaml_lists_exactly_the_params_each_stage_reads():
+    from refine_lib.config import STAGE_NOTEBOOKS
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert set(stages) == set(STAGE_SECTIONS)
     for name, spec in stages.items():
-        expected = tuple(k.replace("{method}", "${item.method}") for k in STAGE_SECTIONS[name])
+        expected = tuple(k.replace("{method}", "${item.method}") for k in STAGE_SECTIONS[name] if k != "{method}")
         assert tuple(spec["params"]) == expected, name
-        assert f"nbs/stages/{name}.ipynb" in spec["deps"], name
+        assert f"nbs/stages/{STAGE_NOTEBOOKS.get(name, name)}.ipynb" in spec["deps"], name
+
+
+PAPER_MODULES = {"spherical": "refine_lib/spherical.py", "stability": "refine_lib/stability.py", "lirf": "refine_lib/lirf.py",
+                 "semantic": "refine_lib/semantic.py"}
 
 
 def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
@@ -73,14 +81,29 @@ def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
         expected = stage_modules(name, ROOT)
         assert listed == sorted(expected), (f"dvc.yaml stage '{name}': library deps should be {expected}; missing "
                                             f"{sorted(set(expected) - set(listed))}, extra {sorted(set(listed) - set(expected))}")
-    # the LIRF module is run by the refine stage only (and evaluate reads refine's outputs, not its code)
-    assert [n for n, spec in stages.items() if "refine_lib/lirf.py" in spec["deps"]] == ["refine"]
+    # each paper's module is run by that paper's stages only
+    runs = {paper: sorted(n for n, spec in stages.items() if f in spec["deps"]) for paper, f in PAPER_MODULES.items()}
+    assert runs == {"spherical": ["evaluate-spherical", "finetune-decoder"], "stability": ["evaluate-stability", "scores"],
+                    "lirf": ["evaluate-lirf", "refine-lirf"], "semantic": ["semantic"]}, runs
 
 
-def test_dvc_yaml_matrix_and_evaluate_deps_follow_params():
+def test_the_core_reads_no_papers_outputs():
+    """encode -> features -> train@ -> sample@ (and the references) neither import a paper's module nor read a paper
+    stage's outputs: editing a paper never reruns the baseline."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    paper_outputs = ("outputs/finetune-decoder", "outputs/scores", "outputs/semantic", "outputs/refine-lirf", "outputs/evaluate-")
+    for name in ("encode", "features", "train", "sample", "reference"):
+        deps = stages[name]["deps"]
+        assert not set(deps) & set(PAPER_MODULES.values()), name
+        assert not [d for d in deps if d.startswith(paper_outputs)], (name, deps)
+
+
+def test_dvc_yaml_matrices_follow_the_rows():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     p = load_params(ROOT / "params.yaml")
-    # the matrix is the list of evaluated rows; every row's settings live in methods.<name>
-    assert stages["train"]["matrix"]["method"] == "${evaluate.methods}"
-    assert set(p.evaluate.methods) <= set(p.methods)
-    assert "outputs/train" in stages["evaluate"]["deps"] and "outputs/scores" in stages["train"]["deps"]
+    assert stages["train"]["matrix"]["method"] == stages["sample"]["matrix"]["method"] == "${rows.train}"
+    assert stages["train-subset"]["matrix"]["method"] == "${rows.reduced}"
+    assert all(p.methods[m].subset == "all" for m in p.rows.train) and all(p.methods[m].subset != "all" for m in p.rows.reduced)
+    # only the stability family waits for the scores; the merge reads the rows files, not models
+    assert [n for n, s in stages.items() if "outputs/scores" in s["deps"]] == ["train-subset"]
+    assert all(d.startswith(("metrics/", "outputs/sample", "outputs/train")) for d in stages["evaluate"]["deps"] if not d.startswith(("nbs/", "refine_lib/")))

@@ -36,7 +36,7 @@ def test_corrupt_or_foreign_bank_starts_the_rounds_over(tmp_path, caplog):
 
 def test_bad_inputs_name_the_problem():
     labels = torch.arange(10).repeat_interleave(3)
-    # a split of at most refine.few_shot images (a few-shot set) is used whole
+    # a split of at most lirf.few_shot images (a few-shot set) is used whole
     assert torch.equal(few_shot_indices(labels, 40), torch.arange(30)) and torch.equal(few_shot_indices(None, 10, total=10), torch.arange(10))
     with pytest.raises(ValueError, match="class 0 has 3 images"): few_shot_indices(torch.tensor([0] * 3 + [1] * 20), 8)
     idx = few_shot_indices(labels, 20, seed=1)

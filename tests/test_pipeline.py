@@ -12,8 +12,8 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          "scores": {"steps": 20, "batch_size": 32, "ts": [0.3, 0.7]},
          "train": {"steps": 40, "batch_size": 32, "checkpoint_every": 20, "warmup_steps": 5, "log_every": 5, "snapshot_every": 20},
          "semantic": {"teacher_steps": 20, "steps": 10, "batch_size": 32, "manifold_weight": 0.1},
-         "refine": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5},
-         "evaluate": {"sampling_steps": 4, "num_samples": 64}}
+         "lirf": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5},
+         "sample": {"steps": 4, "num_samples": 64}}
 
 
 def smoke_params(proj):
@@ -34,7 +34,8 @@ def repro_project(tmp_path_factory):
 
 # one test per stage on the shared smoke project (the fixture runs `dvc repro` once)
 METHODS = ["vanilla-linear", "vanilla-shell", "spherical-linear", "spherical-slerp"]
-C2F = [f"coarse-to-fine {t:g}: micro-linear + vanilla-linear" for t in (0, 0.3, 0.5, 0.7, 0.9, 1)]
+ROWS = METHODS + ["micro-linear"]
+C2F = [f"coarse-to-fine t{t}" for t in (0, 30, 50, 70, 90, 100)]
 
 
 def metrics(proj, name): return json.loads((proj / "metrics" / f"{name}.json").read_text())
@@ -98,75 +99,101 @@ def test_semantic_stage(repro_project):
         assert (proj / f).exists(), f
 
 
-def test_refine_stage_admits_some_candidates_and_refuses_others(repro_project):
+def test_refine_lirf_stage_admits_some_candidates_and_refuses_others(repro_project):
     """The LIRF loop with the default admission threshold: the bank grows by exactly what each round admits, and over
     the rounds some candidates are admitted and some refused (the rule is exercised, not bypassed)."""
     proj, _ = repro_project
-    ref = metrics(proj, "refine")
-    assert list(ref) == ["baseline", "lirf-semantic", "lirf-plain"] and ref["baseline"]["rounds"] == [] and ref["baseline"]["bank_size"] == 20
+    ref = metrics(proj, "refine-lirf")
+    assert list(ref) == ["baseline", "lirf-semantic", "lirf-plain"] and ref["baseline"]["rounds"] == {} and ref["baseline"]["bank_size"] == 20
     admitted = refused = 0
     for r in ("lirf-semantic", "lirf-plain"):
-        rounds = ref[r]["rounds"]
+        rounds = list(ref[r]["rounds"].values())
         assert [(x["round"], x["step"]) for x in rounds] == [(1, 15), (2, 30)]
         assert [round(x["lambda"], 6) for x in rounds] == [0.8, 0.2] and all(x["mean_correction"] > 0 for x in rounds)
         assert [x["bank_size"] for x in rounds] == [20 + sum(y["admitted"] for y in rounds[:i + 1]) for i in range(len(rounds))]
         admitted += sum(x["admitted"] for x in rounds); refused += sum(16 - x["admitted"] for x in rounds)
     assert admitted > 0 and refused > 0, (admitted, refused)
-    for f in ["outputs/refine/few_shot.json", "outputs/refine/lirf-semantic/bank.safetensors", "outputs/refine/baseline/model.safetensors",
-              "reports/refine/bank_growth.png", "reports/refine/projection.png", "reports/refine/rounds.md"]:
+    for f in ["outputs/refine-lirf/few_shot.json", "outputs/refine-lirf/lirf-semantic/bank.safetensors", "outputs/refine-lirf/baseline/model.safetensors",
+              "reports/refine-lirf/bank_growth.png", "reports/refine-lirf/projection.png", "reports/refine-lirf/rounds.md"]:
         assert (proj / f).exists(), f
 
 
-def test_evaluate_main_table(repro_project):
+def test_sample_stage_writes_the_samples_contract(repro_project):
+    """Every baseline row: samples decoded by the encode stage's decoder (no paper's), with the record of what made
+    them, scored against the test split, FID at every EMA snapshot."""
     proj, _ = repro_project
-    ev = metrics(proj, "evaluate")
-    assert set(ev) == {"reference: real train", "reference: gaussian latents", *METHODS, "subset-loss-50", "subset-random-50", "micro-linear",
-                       *C2F, "decoder swap: spherical-slerp + vanilla decoder", "decoder swap: vanilla-linear + spherical decoder"}
-    for row in ev.values():
-        assert {"fid", "precision", "recall", "density", "coverage", "extractor", "num_samples", "sampler", "nfe"} <= set(row)
-        assert row["num_samples"] == 64 and row["extractor"].startswith("classifier")
-    for m in METHODS:   # each method: its geometry, its own decoder, its sampler, the paper's number, FID at every snapshot
-        r = ev[m]
-        assert r["geometry"] == m.split("-")[0] and r["path"] == m.split("-")[1] and r["decoder"] == f"finetune-decoder/{r['geometry']}"
-        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4
-        assert r["paper_fid"] > 0 and set(r["fid_by_step"]) == {"20", "40"}
-    assert ev["subset-loss-50"]["train_samples"] == ev["subset-random-50"]["train_samples"] == 719 and ev["vanilla-linear"]["train_samples"] == 1438
-    assert ev["subset-loss-50"]["subset"] == "loss" and ev["micro-linear"]["model"] == "SiT-micro/1"
-    table = (proj / "reports/evaluate/table.md").read_text()
-    assert "| spherical-slerp |" in table and "| 20.55 |" in table and "against the 359 test images; 64 samples per row" in table
+    from refine_lib.evaluation import load_sample_sets
+    for m in ROWS:
+        r = metrics(proj, f"sample/{m}")[m]
+        assert {"fid", "precision", "recall", "density", "coverage", "memorized", "extractor", "num_samples", "sampler", "nfe", "seed"} <= set(r)
+        assert r["num_samples"] == 64 and r["num_real"] == 359 and r["extractor"].startswith("classifier") and r["decoder"] == "encode"
+        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4 and set(r["fid_by_step"]) == {"20", "40"}
+        sets = load_sample_sets(proj / "outputs/sample" / m)
+        assert list(sets) == [20, 40] and sets[40].images.shape == (64, 1, 16, 16) and sets[40].record["row"] == m
     # spherical samples stay on the sphere: exp-map sampling of a slerp-trained model, radius sqrt(4) = 2 per token
-    from safetensors.torch import load_file
-    x = load_file(proj / "outputs/evaluate/spherical-slerp_samples.safetensors")["latents"]
+    x = load_sample_sets(proj / "outputs/sample/spherical-slerp")[40].latents
     assert (x.norm(dim=1) - 2).abs().max() < 1e-4
-    for f in ["reports/evaluate/samples.png", "reports/evaluate/training_curves.png", "reports/evaluate/convergence.png"]:
-        assert (proj / f).exists(), f
+    assert metrics(proj, "sample/micro-linear")["micro-linear"]["model"] == "SiT-micro/1"
 
 
-def test_evaluate_stability_tables(repro_project):
+def test_reference_stage(repro_project):
     proj, _ = repro_project
-    ev = metrics(proj, "evaluate")
+    ref = metrics(proj, "reference")
+    assert set(ref) == {"real-train", "gaussian-latents"} and "memorized" not in ref["real-train"] and ref["gaussian-latents"]["num_samples"] == 64
+
+
+def test_evaluate_spherical_stage(repro_project):
+    """The same latents as sample@<row>, decoded by the finetuned decoder of each row's geometry, and the decoder swap."""
+    proj, _ = repro_project
+    ev = metrics(proj, "evaluate-spherical")
+    assert set(ev) == {f"{m} + {m.split('-')[0]} decoder" for m in ROWS} | {"decoder swap: spherical-slerp + vanilla decoder",
+                                                                           "decoder swap: vanilla-linear + spherical decoder"}
+    r = ev["spherical-slerp + spherical decoder"]
+    assert r["decoder"] == "finetune-decoder/spherical" and r["paper_fid"] == 20.55 and set(r["fid_by_step"]) == {"20", "40"}
+    assert ev["decoder swap: spherical-slerp + vanilla decoder"]["decoder"] == "finetune-decoder/vanilla"
+    assert "| spherical-slerp + spherical decoder |" in (proj / "reports/evaluate-spherical/ablation.md").read_text()
+    for f in ["samples.png", "convergence.png"]: assert (proj / "reports/evaluate-spherical" / f).exists(), f
+
+
+def test_evaluate_stability_stage(repro_project):
+    proj, _ = repro_project
+    st = metrics(proj, "evaluate-stability")
+    rows, base = st["rows"], metrics(proj, "sample/vanilla-linear")["vanilla-linear"]
+    assert rows["subset-loss-50"]["train_samples"] == rows["subset-random-50"]["train_samples"] == 719 and base["train_samples"] == 1438
     # coarse to fine through the real pipeline: t_split 0 is the large model's row, 1 the small model's, bit for bit
-    assert ev[C2F[0]]["fid"] == ev["vanilla-linear"]["fid"] and ev[C2F[-1]]["fid"] == ev["micro-linear"]["fid"]
-    assert [(ev[c]["small_calls"], ev[c]["large_calls"]) for c in C2F] == [(0, 4), (2, 2), (2, 2), (3, 1), (4, 0), (4, 0)]
-    st = metrics(proj, "stability")
-    assert [(p["a"], p["b"]) for p in st["stability"]] == [("vanilla-linear", "subset-loss-50"), ("vanilla-linear", "subset-random-50"),
-                                                         ("vanilla-linear", "micro-linear"), ("vanilla-linear", "vanilla-shell")]
-    assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 64 for p in st["stability"])
-    assert [r["full_data_method"] for r in st["reduced_data"]] == ["vanilla-linear", "vanilla-linear"]
-    assert [r["t_split"] for r in st["coarse_to_fine"]["rows"]] == [0, 0.3, 0.5, 0.7, 0.9, 1] and st["coarse_to_fine"]["best"] is not None
-    for f in ["reports/evaluate/reduced_data.md", "reports/evaluate/coarse_to_fine.md", "reports/evaluate/coarse_to_fine.png",
-              "reports/evaluate/stability.md", "reports/evaluate/stability_pairs.png"]:
-        assert (proj / f).exists(), f
+    assert rows[C2F[0]]["fid"] == base["fid"] and rows[C2F[-1]]["fid"] == metrics(proj, "sample/micro-linear")["micro-linear"]["fid"]
+    assert [(rows[c]["small_calls"], rows[c]["large_calls"]) for c in C2F] == [(0, 4), (2, 2), (2, 2), (3, 1), (4, 0), (4, 0)]
+    assert list(st["pairs"]) == ["vanilla-linear vs subset-loss-50", "vanilla-linear vs subset-random-50", "vanilla-linear vs micro-linear",
+                                 "vanilla-linear vs vanilla-shell"]
+    assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 64 for p in st["pairs"].values())
+    assert [st["reduced_data"][m]["full_data_method"] for m in ("subset-loss-50", "subset-random-50")] == ["vanilla-linear", "vanilla-linear"]
+    assert st["coarse_to_fine"]["best_t_split"] in (0, 0.3, 0.5, 0.7, 0.9, 1)
+    for f in ["reduced_data.md", "coarse_to_fine.md", "coarse_to_fine.png", "stability.md", "stability_pairs.png"]:
+        assert (proj / "reports/evaluate-stability" / f).exists(), f
 
 
-def test_evaluate_few_shot_table(repro_project):
+def test_evaluate_lirf_stage(repro_project):
     proj, _ = repro_project
-    few = metrics(proj, "lirf")
-    assert list(few["rows"]) == ["reference: the 20 few-shot images", "baseline", "lirf-semantic", "lirf-plain"]
-    assert all({"fid", "recall", "memorized"} <= set(r) for r in few["rows"].values()) and few["rows"]["reference: the 20 few-shot images"]["memorized"] == 1.0
-    bank = metrics(proj, "refine")["lirf-semantic"]["bank_size"]
-    assert f"| lirf-semantic | semantic | yes | {bank} |" in (proj / "reports/evaluate/few_shot.md").read_text()
-    assert (proj / "reports/evaluate/few_shot_samples.png").exists()
+    few = metrics(proj, "evaluate-lirf")
+    assert list(few) == ["reference: the 20 few-shot images", "baseline", "lirf-semantic", "lirf-plain"]
+    assert all({"fid", "recall", "memorized"} <= set(r) for r in few.values()) and few["reference: the 20 few-shot images"]["memorized"] == 1.0
+    bank = metrics(proj, "refine-lirf")["lirf-semantic"]["bank_size"]
+    assert f"| lirf-semantic | semantic | yes | {bank} |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
+    assert (proj / "reports/evaluate-lirf/few_shot_samples.png").exists()
+
+
+def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
+    proj, env = repro_project
+    ev = metrics(proj, "evaluate")
+    sph, st, few = metrics(proj, "evaluate-spherical"), metrics(proj, "evaluate-stability")["rows"], metrics(proj, "evaluate-lirf")
+    assert set(ev) == {"real-train", "gaussian-latents", *ROWS, *sph, *st, *few}
+    assert ev["vanilla-linear"]["fid"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["fid"]
+    table = (proj / "reports/evaluate/table.md").read_text()
+    assert "| spherical-slerp | baseline |" in table and "64 samples per row against 359 reference images" in table
+    shown = run("dvc metrics show --json", proj, env=env).stdout
+    assert "vanilla-linear vs subset-loss-50" in shown and "paired_mean" in shown   # the same-seed pairs: dicts, so DVC shows them
+    for f in ["reports/evaluate/samples.png", "reports/evaluate/training_curves.png"]:
+        assert (proj / f).exists(), f
 
 
 def test_second_repro_is_a_noop_and_scores_are_cached(repro_project):
@@ -257,15 +284,21 @@ def _resume_after_kill(proj, env):
 
 
 def test_exp_run_switches_a_rows_path_and_geometry(repro_project):
-    """`dvc exp run -S` changes one row of the ablation: only that method retrains, and evaluate reports the new geometry;
-    a combination that makes no sense (slerp on vanilla latents) fails naming the key."""
+    """`dvc exp run -S` changes one row of the ablation: only that method retrains, and its row reports the new geometry;
+    a sampling setting reruns no training; a combination that makes no sense (slerp on vanilla latents) fails naming the key."""
     proj, env = repro_project
     env = dict(env, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
     run("dvc repro && git add -A && git commit -qm smoke", proj, env=env)   # up to date: earlier tests restored what they changed
+    p = yaml.safe_load((proj / "params.yaml").read_text()); p["sample"]["sampler"] = "heun"
+    (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+    status = run("dvc status", proj, env=env).stdout   # how we sample is not how we train
+    assert "sample@vanilla-linear" in status and "train@" not in status, status
+    run("git checkout -- params.yaml", proj, env=env)
     out = run("dvc exp run -S methods.vanilla-shell.geometry=spherical", proj, env=env).stdout
     assert "Running stage 'train@vanilla-shell'" in out and "Running stage 'train@vanilla-linear'" not in out, out
-    row = json.loads((proj / "metrics/evaluate.json").read_text())["vanilla-shell"]
-    assert row["geometry"] == "spherical" and row["decoder"] == "finetune-decoder/spherical"
+    row = json.loads((proj / "metrics/sample/vanilla-shell.json").read_text())["vanilla-shell"]
+    assert row["geometry"] == "spherical" and row["decoder"] == "encode"
+    assert "vanilla-shell + spherical decoder" in json.loads((proj / "metrics/evaluate-spherical.json").read_text())
     p = run("dvc exp run -S methods.vanilla-linear.path=slerp", proj, env=env, check=False)
     assert p.returncode != 0 and "methods.vanilla-linear: path 'slerp' needs geometry 'spherical'" in p.stdout, p.stdout[-2000:]
     run("git checkout -- params.yaml", proj, env=env)   # the last test of the module: no need to rerun the pipeline

@@ -27,6 +27,9 @@ def test_successful_stage_gets_only_its_params_and_is_stable(tmp_path):
     run("python -m refine_lib.runner encode", tmp_path)
     m = json.loads((tmp_path / "metrics" / "encode.json").read_text())
     assert m["seed"] == 7 and m["steps"] == 3
+    # exactly its sections and its paths, nothing else (the notebook's own imports aside)
+    ipython = {"In", "Out", "exit", "quit", "get_ipython", "open"}   # the kernel's own names
+    assert set(m["names"]) - ipython == {"seed", "data", "encode", "out_dir", "report_dir", "metrics_file", "json", "pathlib"}, m["names"]
     out = tmp_path / "reports" / "notebooks" / "encode.ipynb"
     first = out.read_bytes()
     run("python -m refine_lib.runner encode", tmp_path)
@@ -60,3 +63,16 @@ def test_stage_command_finds_the_project_python_and_sets_threads(tmp_path):
     p = subprocess.run(["bin/refine-stage", "encode"], cwd=tmp_path, env=env | {"REFINE_THREADS": "0"}, text=True,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert p.returncode != 0 and "REFINE_THREADS='0': expected a whole number >= 1" in p.stdout
+
+
+def test_matrix_stages_get_their_row_and_write_where_their_notebook_does():
+    from refine_lib.config import Params, stage_parameters
+    from refine_lib.runner import stage_paths
+    p = Params()
+    got = stage_parameters(p, "train-subset", "subset-loss-50")
+    assert set(got) == {"seed", "train", "method", "method_cfg"} and got["method"] == "subset-loss-50" and got["method_cfg"]["subset"] == "loss"
+    assert stage_paths("train-subset", "subset-loss-50") == stage_paths("train", "subset-loss-50")
+    assert stage_paths("train-subset", "subset-loss-50")["out_dir"] == "outputs/train/subset-loss-50"
+    assert set(stage_parameters(p, "sample", "vanilla-linear")) == {"seed", "data", "features", "sample", "score", "method"}
+    assert stage_parameters(p, "evaluate") == {"rows": {"train": p.rows.train, "reduced": p.rows.reduced}}
+    assert stage_parameters(p, "scores")["rows"] == {"reduced": p.rows.reduced}

@@ -6,7 +6,7 @@ from refine_lib.geometry import token_norms
 from refine_lib.paths import get_path
 from refine_lib.sampling import generate
 from refine_lib.sit import SiTSpec, build_sit
-from refine_lib.spherical import flow_prior, to_decoder_input, to_flow_space
+from refine_lib.geometry import flow_prior, to_decoder_input, to_flow_space
 from refine_lib.training import LoopConfig, train_flow
 
 
