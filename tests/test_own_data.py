@@ -41,7 +41,7 @@ def test_recipe_labelled_class_folders(tmp_path):
     follow_recipe(proj, images, {"data": {"image_size": 8}})
     assert "data" in yaml.safe_load((proj / "data.dvc").read_text())["outs"][0]["path"]
     m = json.loads((proj / "metrics/encode.json").read_text())
-    assert (m["n_train"], m["n_test"], m["few_shot_set"], m["latent_shape"]) == (168, 42, False, [4, 2, 2])
+    assert (m["n_train"], m["n_test"], m["few_shot_set"], m["latent_shape"]) == (168, 42, False, {"channels": 4, "height": 2, "width": 2})
     f = json.loads((proj / "metrics/features.json").read_text())
     assert f["extractor"] == "classifier" and "test_accuracy" in f
 

@@ -44,7 +44,7 @@ def metrics(proj, name): return json.loads((proj / "metrics" / f"{name}.json").r
 def test_encode_stage(repro_project):
     proj, _ = repro_project
     m = metrics(proj, "encode")
-    assert (m["n_train"], m["n_test"], m["few_shot_set"], m["latent_shape"], m["train_steps"]) == (1438, 359, False, [4, 4, 4], 20)
+    assert (m["n_train"], m["n_test"], m["few_shot_set"], m["latent_shape"], m["train_steps"]) == (1438, 359, False, {"channels": 4, "height": 4, "width": 4}, 20)
     for f in ["outputs/encode/autoencoder/diffusion_pytorch_model.safetensors", "outputs/encode/latents_test.safetensors",
               "reports/encode/reconstructions.png", "reports/notebooks/encode.ipynb"]:
         assert (proj / f).exists(), f
@@ -194,6 +194,15 @@ def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
     assert "vanilla-linear vs subset-loss-50" in shown and "paired_mean" in shown   # the same-seed pairs: dicts, so DVC shows them
     for f in ["reports/evaluate/samples.png", "reports/evaluate/training_curves.png"]:
         assert (proj / f).exists(), f
+
+
+def test_every_metrics_file_is_visible_to_dvc(repro_project):
+    """DVC skips list values in metrics files: every result is a dict of dicts of scalars."""
+    from refine_lib.evaluation import check_metrics
+    proj, _ = repro_project
+    files = sorted((proj / "metrics").rglob("*.json"))
+    assert len(files) >= 20
+    for f in files: check_metrics(json.loads(f.read_text()), str(f.relative_to(proj)))
 
 
 def test_second_repro_is_a_noop_and_scores_are_cached(repro_project):
