@@ -25,11 +25,19 @@ class ParamsError(ValueError):
 
 class Registry:
     """The valid choices of a knob, read from the library module that owns them (`Registry("refine_lib.sit", "SIT_SIZES")`:
-    the keys of `sit.SIT_SIZES`) when a value is checked, not copied here. The module is imported only then, so this
-    module (which every stage imports) does not depend on it."""
+    the keys of `sit.SIT_SIZES`) when a value is checked, not copied here. The names are read from the module's source
+    (the literal keys or items of its assignment, with `ast`), so checking params imports neither the module nor what it
+    imports (timm, diffusers: seconds per stage), and this module, which every stage imports, does not depend on it.
+    A registry that is not written as a literal is imported instead."""
     def __init__(self, module: str, name: str, extra: tuple = ()): self.module, self.name, self.extra = module, name, tuple(extra)
     def names(self) -> tuple:
-        import importlib
+        import ast, importlib.util
+        spec = importlib.util.find_spec(self.module)
+        for node in ast.parse(Path(spec.origin).read_text()).body:
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == self.name for t in node.targets):
+                items = node.value.keys if isinstance(node.value, ast.Dict) else getattr(node.value, "elts", None)
+                if items is not None and all(isinstance(k, ast.Constant) for k in items):
+                    return self.extra + tuple(k.value for k in items)
         return self.extra + tuple(getattr(importlib.import_module(self.module), self.name))
     def __contains__(self, value): return value in self.names()
     def __iter__(self): return iter(self.names())

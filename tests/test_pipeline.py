@@ -78,7 +78,9 @@ def test_scores_stage(repro_project):
     proj, _ = repro_project
     sc = metrics(proj, "scores")
     assert sc["n"] == 1438 and not sc["reused"] and set(sc["spearman"]) == {"loss", "gradnorm", "random", "kcenter", "clustering"}
-    assert all(abs(sum(v) / len(v) - 0.5) < 0.05 for v in sc["kept_per_class_50"].values())   # each 50% subset keeps about half
+    assert all(abs(sum(v.values()) / len(v) - 0.5) < 0.05 for v in sc["kept_per_class_50"].values())   # each 50% subset keeps about half
+    assert sc["subsets"] == {"subset-loss-50": {"criterion": "loss", "kept": 719}, "subset-random-50": {"criterion": "random", "kept": 719}}
+    assert len(json.loads((proj / "outputs/scores/subsets/subset-loss-50.json").read_text())["indices"]) == 719
 
 
 def test_train_stage(repro_project):
@@ -146,7 +148,7 @@ def test_evaluate_spherical_stage(repro_project):
     """The same latents as sample@<row>, decoded by the finetuned decoder of each row's geometry, and the decoder swap."""
     proj, _ = repro_project
     ev = metrics(proj, "evaluate-spherical")
-    assert set(ev) == {f"{m} + {m.split('-')[0]} decoder" for m in ROWS} | {"decoder swap: spherical-slerp + vanilla decoder",
+    assert set(ev) == {f"{m} + {'spherical' if m.startswith('spherical') else 'vanilla'} decoder" for m in ROWS} | {"decoder swap: spherical-slerp + vanilla decoder",
                                                                            "decoder swap: vanilla-linear + spherical decoder"}
     r = ev["spherical-slerp + spherical decoder"]
     assert r["decoder"] == "finetune-decoder/spherical" and r["paper_fid"] == 20.55 and set(r["fid_by_step"]) == {"20", "40"}
