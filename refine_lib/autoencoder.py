@@ -6,18 +6,19 @@ Docs: https://refine-lab.github.io/refine-lab/autoencoder.html.md"""
 
 # %% ../nbs/02_autoencoder.ipynb #d557fe00
 from __future__ import annotations
-import logging, math, os, shutil, tempfile
+import contextlib, logging, math, os, shutil, tempfile
+from dataclasses import asdict
 from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
-from tqdm.auto import tqdm
 from .data import staging_dir
+from .training import Objective, fit, random_batches, short_loop
 
 # %% auto #0
 __all__ = ['log', 'AutoencoderError', 'build_autoencoder', 'load_pretrained_autoencoder', 'downsample_factor', 'latent_shape',
-           'encode_images', 'decode_latents', 'image_errors', 'reconstruction_metrics', 'train_autoencoder',
-           'save_autoencoder', 'fit_or_load_autoencoder']
+           'encode_images', 'decode_latents', 'image_errors', 'reconstruction_metrics', 'autoencoder_objective',
+           'train_autoencoder', 'save_autoencoder', 'fit_or_load_autoencoder']
 
 # %% ../nbs/02_autoencoder.ipynb #de39af11
 log = logging.getLogger(__name__)
@@ -84,27 +85,23 @@ def reconstruction_metrics(ae: AutoencoderKL, images: torch.Tensor, batch_size: 
     return image_errors(decode_latents(ae, encode_images(ae, images, batch_size), batch_size), images)
 
 # %% ../nbs/02_autoencoder.ipynb #278628d0
-def train_autoencoder(ae: AutoencoderKL, images: torch.Tensor, steps: int, batch_size: int = 64, lr: float = 2e-3,
-                      kl_weight: float = 1e-4, seed: int = 0, device: str | None = None, progress: bool = True) -> list:
-    "Train `ae` on `images` in [-1, 1] for `steps` steps; returns per-step `{'loss', 'mse', 'kl'}`."
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    ae.to(device).train()
-    opt = torch.optim.AdamW(ae.parameters(), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))))
-    g = torch.Generator().manual_seed(seed)
-    history = []
-    for step in tqdm(range(steps), desc="autoencoder", disable=not progress, mininterval=2):
-        x = images[torch.randint(len(images), (min(batch_size, len(images)),), generator=g)].to(device)
+def autoencoder_objective(kl_weight: float = 1e-4) -> Objective:
+    "The VAE loss of model `'ae'` on a batch of images: MSE of the reconstruction of a posterior sample + `kl_weight` x KL per pixel."
+    def loss(x, ctx):
+        ae = ctx.models["ae"]
         post = ae.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=g).to(device)
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=ctx.gen).to(ctx.device)
         mse = F.mse_loss(ae.decode(z).sample, x)
         kl = post.kl().mean() / x[0].numel()  # KL per pixel, so kl_weight does not depend on the image size
-        loss = mse + kl_weight * kl
-        if not torch.isfinite(loss): raise FloatingPointError(f"autoencoder loss is {loss.item()} at step {step}; lower encode.lr")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        history.append({"loss": loss.item(), "mse": mse.item(), "kl": kl.item()})
-    ae.eval()
-    return history
+        return {"loss": mse + kl_weight * kl, "mse": mse, "kl": kl}
+    return Objective(loss)
+
+def train_autoencoder(ae: AutoencoderKL, images: torch.Tensor, loop, ckpt_dir, kl_weight: float = 1e-4, seed: int = 0,
+                      settings: dict | None = None, stop_after: int | None = None, on_mismatch: str = "error", progress: bool = True) -> list:
+    "`fit` of `ae` on `images` in [-1, 1], resuming from `ckpt_dir`; returns `fit`'s result (history: `{'step', 'loss', 'mse', 'kl'}`)."
+    res = fit({"ae": ae}, autoencoder_objective(kl_weight), random_batches(images.float(), batch_size=loop.batch_size), loop, ckpt_dir,
+              seed=seed, settings=settings, stop_after=stop_after, on_mismatch=on_mismatch, progress=progress, desc="autoencoder", lr_key="encode.lr")
+    return res
 
 # %% ../nbs/02_autoencoder.ipynb #fe0e99f0
 def save_autoencoder(ae: AutoencoderKL, folder) -> Path:
@@ -119,11 +116,18 @@ def save_autoencoder(ae: AutoencoderKL, folder) -> Path:
         shutil.rmtree(tmp, ignore_errors=True); raise
     return folder
 
-def fit_or_load_autoencoder(cfg, channels: int, image_size: int, train_images: torch.Tensor | None, seed: int = 0, progress: bool = True):
-    "The stage's entry point: load `cfg.pretrained`, or build and train from scratch. Returns `(ae, history)`."
+def fit_or_load_autoencoder(cfg, channels: int, image_size: int, train_images: torch.Tensor | None, seed: int = 0, ckpt_dir=None,
+                            settings: dict | None = None, stop_after: int | None = None, progress: bool = True):
+    """The stage's entry point: load `cfg.pretrained`, or build and train from scratch, with checkpoints in `ckpt_dir` (a
+    rerun with the same `cfg` and `settings` resumes; other ones start over; None: a temporary folder). Returns
+    `(ae, run)`, `run = {'history', 'resumed_from'}` (empty for a pretrained autoencoder)."""
     if cfg.pretrained:
         log.info("loading pretrained autoencoder %s", cfg.pretrained)
-        return load_pretrained_autoencoder(cfg.pretrained, cfg.subfolder, channels), []
+        return load_pretrained_autoencoder(cfg.pretrained, cfg.subfolder, channels), {"history": [], "resumed_from": None}
     ae = build_autoencoder(cfg, channels, image_size, seed)
-    hist = train_autoencoder(ae, train_images, cfg.steps, cfg.batch_size, cfg.lr, cfg.kl_weight, seed, progress=progress)
-    return ae.cpu(), hist
+    with contextlib.ExitStack() as stack:
+        folder = ckpt_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        res = train_autoencoder(ae, train_images, short_loop(cfg.steps, cfg.batch_size, cfg.lr), folder, cfg.kl_weight, seed,
+                                 settings={"encode": asdict(cfg), "channels": channels, "image_size": image_size, **(settings or {})},
+                                 stop_after=stop_after, on_mismatch="restart", progress=progress)
+    return ae.cpu().eval(), {"history": res["history"], "resumed_from": res["resumed_from"]}

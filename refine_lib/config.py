@@ -130,6 +130,7 @@ class TrainConfig:
     checkpoint_every: int = knob(250, ge=1)
     snapshot_every: int = knob(500, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
     log_every: int = knob(25, ge=1)
+    processes: int = knob(1, ge=1, doc="training processes per row: N GPUs when there are, else N CPU processes (gloo); batch_size is per process")
 
 GEOMETRIES = ("vanilla", "spherical")
 #: `sample.sampler`: the samplers of refine_lib.sampling, or `auto` (exp-euler on the slerp path, euler otherwise)

@@ -6,14 +6,14 @@ Docs: https://refine-lab.github.io/refine-lab/contrastive.html.md"""
 
 # %% ../nbs/07a_contrastive.ipynb #baf0e5f4
 from __future__ import annotations
-import json, logging, math
+import contextlib, json, logging, math, tempfile
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tqdm.auto import tqdm
 from .data import atomic_save_file, read_metadata
+from .training import Objective, fit, short_loop
 
 # %% auto #0
 __all__ = ['log', 'CONTRASTIVE_FORMAT', 'ContrastiveCNN', 'augment_views', 'nt_xent', 'train_contrastive', 'ContrastiveFeatures']
@@ -58,20 +58,23 @@ def nt_xent(a: torch.Tensor, b: torch.Tensor, temperature: float = 0.2) -> torch
 
 # %% ../nbs/07a_contrastive.ipynb #4f0028eb
 def train_contrastive(images: torch.Tensor, steps: int = 600, batch_size: int = 128, lr: float = 2e-3, dim: int = 32, temperature: float = 0.2,
-                      seed: int = 0, progress: bool = True, desc: str = "contrastive"):
-    "Train a `ContrastiveCNN` on `images` in [-1, 1] (no labels); returns `(network in eval mode, per-step losses)`."
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+                      seed: int = 0, ckpt_dir=None, settings: dict | None = None, stop_after: int | None = None, loop_overrides: dict | None = None,
+                      progress: bool = True, desc: str = "contrastive", lr_key: str = "the learning rate"):
+    """Train a `ContrastiveCNN` on `images` in [-1, 1] (no labels), with checkpoints in `ckpt_dir` (None: a temporary
+    folder); returns `(network in eval mode, history of the NT-Xent loss)`."""
+    torch.manual_seed(seed)
     net = ContrastiveCNN(images.shape[1], dim=dim)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    losses = []
-    for step in tqdm(range(steps), desc=desc, disable=not progress, mininterval=2):
-        x = images[torch.randint(len(images), (min(batch_size, len(images)),), generator=g)].float()
-        loss = nt_xent(net.project(augment_views(x, g)), net.project(augment_views(x, g)), temperature)
-        if not torch.isfinite(loss): raise FloatingPointError(f"{desc}: NT-Xent is {loss.item()} at step {step}; lower the learning rate")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        losses.append(loss.item())
-    return net.eval(), losses
+    images = images.float()
+    def views(g):
+        x = images[torch.randint(len(images), (min(batch_size, len(images)),), generator=g)]
+        return augment_views(x, g), augment_views(x, g)
+    objective = Objective(lambda b, ctx: nt_xent(ctx.models["net"].project(b[0]), ctx.models["net"].project(b[1]), temperature))
+    with contextlib.ExitStack() as stack:
+        folder = ckpt_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        res = fit({"net": net}, objective, views, short_loop(steps, batch_size, lr, **{"warmup_steps": int(0.3 * steps), "weight_decay": 1e-4, **(loop_overrides or {})}), folder,
+                  seed=seed, settings={"dim": dim, "temperature": temperature, "images": list(images.shape), **(settings or {})},
+                  stop_after=stop_after, on_mismatch="restart", progress=progress, desc=desc, lr_key=lr_key)
+    return net.cpu().eval(), res["history"]
 
 # %% ../nbs/07a_contrastive.ipynb #d9da7900
 CONTRASTIVE_FORMAT = "refine_lib.contrastive/1"

@@ -16,13 +16,14 @@ from .data import atomic_save_file, atomic_write_json, image_grid, is_few_shot, 
 from .geometry import flow_prior, to_decoder_input
 from .metrics import compute_metrics, fid
 from .sampling import generate
-from .training import load_trained, load_weights
+from .sit import SiTSpec, build_sit
+from .training import CheckpointError, load_weights
 
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'SampleSet', 'save_sample_set', 'load_sample_set', 'draw_samples', 'decode_samples',
-           'sample_row', 'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'score_samples', 'score_sets',
-           'gaussian_latents', 'fmt', 'render_table', 'check_metrics', 'write_rows', 'merge_rows', 'group_table',
-           'table_caption', 'plot_training_curves', 'plot_sample_grids']
+           'load_trained', 'sample_row', 'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'score_samples',
+           'score_sets', 'gaussian_latents', 'fmt', 'render_table', 'check_metrics', 'write_rows', 'merge_rows',
+           'group_table', 'table_caption', 'plot_training_curves', 'plot_sample_grids']
 
 # %% ../nbs/08a_evaluation.ipynb #5487c448
 @dataclass
@@ -59,6 +60,17 @@ def draw_samples(model, info: dict, cfg, n: int, seed: int = 0, labels=None):
 def decode_samples(decoder, latents: torch.Tensor, stats, geometry: str = "vanilla") -> torch.Tensor:
     "Flow coordinates -> images in [-1, 1], through `decoder` (spherical samples are projected onto the sphere first)."
     return decode_latents(decoder, to_decoder_input(latents, stats, geometry))
+
+# %% ../nbs/08a_evaluation.ipynb #e2cafcda
+def load_trained(method_dir):
+    "The EMA model of a train-stage output folder (`model.safetensors` + `model.json`) and its info dict."
+    method_dir = Path(method_dir)
+    try: info = json.loads((method_dir / "model.json").read_text())
+    except FileNotFoundError: raise CheckpointError(f"{method_dir}/model.json not found: run the train stage for this method") from None
+    model = build_sit(SiTSpec(**info["spec"]))
+    try: model.load_state_dict(load_weights(method_dir / "model.safetensors"))
+    except Exception as e: raise CheckpointError(f"{method_dir / 'model.safetensors'}: cannot load into {info['spec']}: {e}") from None
+    return model.eval(), info
 
 # %% ../nbs/08a_evaluation.ipynb #3f59145d
 def _record(name: str, info: dict, res, decoder: str, seed: int, step: int, seconds: float) -> dict:

@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 from .data import atomic_save_file, read_metadata
 from .geometry import slerp_unit
 from .sampling import euler, generate
-from .training import CKPT_NAME, LoopConfig, train_flow
+from .training import CKPT_NAME, LoopConfig, checkpoint_step, flow_settings, train_flow
 
 # %% auto #0
 __all__ = ['log', 'BANK_NAME', 'ROUND_COLUMNS', 'FEW_SHOT_COLUMNS', 'Correction', 'reference_points', 'correct', 'admit',
@@ -129,12 +129,7 @@ def load_bank(path):
 
 def _checkpoint_step(ckpt_dir: Path, loop: LoopConfig, seed: int, settings: dict) -> int:
     "The step of the training checkpoint `train_flow` would resume from with these settings (0: none)."
-    f = ckpt_dir / CKPT_NAME
-    if not f.exists(): return 0
-    try: meta = read_metadata(f)
-    except Exception: return 0
-    full = json.loads(json.dumps({"loop": asdict(loop), "seed": seed, **settings}, sort_keys=True))
-    return int(meta["step"]) if json.loads(meta.get("settings", "{}")) == full else 0
+    return checkpoint_step(ckpt_dir, flow_settings(loop, seed, settings))
 
 def train_with_lirf(model, latents: torch.Tensor, path, loop: LoopConfig, ckpt_dir, schedule: LIRFSchedule | None = None, seed: int = 0,
                     settings: dict | None = None, live_dir=None, prior=None, stop_after: int | None = None, on_mismatch: str = "error",

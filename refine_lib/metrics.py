@@ -6,7 +6,7 @@ Docs: https://refine-lab.github.io/refine-lab/metrics.html.md"""
 
 # %% ../nbs/08_metrics.ipynb #4606c0b9
 from __future__ import annotations
-import json, logging, math
+import contextlib, json, logging, math, tempfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -15,9 +15,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import linalg
 from safetensors.torch import load_file
-from tqdm.auto import tqdm
 from .data import atomic_save_file, read_metadata
 from .contrastive import ContrastiveFeatures
+from .training import Objective, fit, short_loop
 
 # %% auto #0
 __all__ = ['log', 'DEFAULT_TIMM', 'MIN_POINTS_PER_K', 'frechet_distance', 'fid', 'knn_radii', 'precision_recall',
@@ -96,19 +96,24 @@ class DigitClassifier(nn.Module):
     def forward(self, x): return self.head(self.body(x))
 
 def train_classifier(images, labels, num_classes: int, steps: int = 1500, batch_size: int = 128, lr: float = 2e-3, seed: int = 0,
-                     width: int = 32, feature_dim: int = 64, progress: bool = True) -> DigitClassifier:
-    "Train `DigitClassifier` on images in [-1, 1] with light augmentation (random shifts of up to 1 pixel)."
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+                     width: int = 32, feature_dim: int = 64, ckpt_dir=None, settings: dict | None = None, stop_after: int | None = None,
+                     loop_overrides: dict | None = None, progress: bool = True) -> DigitClassifier:
+    """Train `DigitClassifier` on images in [-1, 1] with light augmentation (random shifts of up to 1 pixel), through the
+    project's loop (`short_loop` with a 30% warm-up and weight decay 1e-4), with checkpoints in `ckpt_dir` (None: a temporary folder)."""
+    torch.manual_seed(seed)
     net = DigitClassifier(images.shape[1], num_classes, width, feature_dim)
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    for _ in tqdm(range(steps), desc="classifier", disable=not progress, mininterval=2):
+    images = images.float()
+    def shifted(g):
         idx = torch.randint(len(images), (batch_size,), generator=g)
         dx, dy = torch.randint(-1, 2, (2,), generator=g).tolist()
-        x = torch.roll(images[idx], shifts=(dx, dy), dims=(2, 3))
-        loss = F.cross_entropy(net(x), labels[idx])
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
-    return net.eval()
+        return torch.roll(images[idx], shifts=(dx, dy), dims=(2, 3)), labels[idx]
+    objective = Objective(lambda b, ctx: F.cross_entropy(ctx.models["net"](b[0]), b[1]))
+    with contextlib.ExitStack() as stack:
+        folder = ckpt_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        fit({"net": net}, objective, shifted, short_loop(steps, batch_size, lr, **{"warmup_steps": int(0.3 * steps), "weight_decay": 1e-4, **(loop_overrides or {})}), folder,
+            seed=seed, settings={"num_classes": num_classes, "width": width, "feature_dim": feature_dim, "images": list(images.shape), **(settings or {})},
+            stop_after=stop_after, on_mismatch="restart", progress=progress, desc="classifier", lr_key="features.lr")
+    return net.cpu().eval()
 
 class ClassifierFeatures:
     "Feature extractor from a trained `DigitClassifier` saved with `save`."

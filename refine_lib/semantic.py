@@ -6,18 +6,18 @@ Docs: https://refine-lab.github.io/refine-lab/semantic.html.md"""
 
 # %% ../nbs/12_semantic.ipynb #faea2057
 from __future__ import annotations
-import copy, json, logging, math
+import contextlib, copy, json, logging, math, tempfile
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from tqdm.auto import tqdm
 from .contrastive import ContrastiveFeatures, train_contrastive
+from .training import Objective, fit, random_batches, short_loop
 
 # %% auto #0
 __all__ = ['log', 'DEFAULT_TEACHER_TIMM', 'fit_or_load_teacher', 'AlignmentHead', 'alignment_loss', 'manifold_loss',
-           'finetune_semantic', 'knn_accuracy', 'interpolate_latents']
+           'semantic_objective', 'finetune_semantic', 'knn_accuracy', 'interpolate_latents']
 
 # %% ../nbs/12_semantic.ipynb #15c395f6
 log = logging.getLogger(__name__)
@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 # %% ../nbs/12_semantic.ipynb #d37b7b2d
 DEFAULT_TEACHER_TIMM = "vit_small_patch14_dinov2.lvd142m"
 
-def fit_or_load_teacher(cfg, images: torch.Tensor, seed: int = 0, progress: bool = True):
-    "The teacher of a `SemanticConfig`: a `ContrastiveCNN` trained on `images`, or a timm model with local weights. Returns `(features, losses)`."
+def fit_or_load_teacher(cfg, images: torch.Tensor, seed: int = 0, ckpt_dir=None, settings: dict | None = None, progress: bool = True):
+    """The teacher of a `SemanticConfig`: a `ContrastiveCNN` trained on `images` (checkpoints in `ckpt_dir`), or a timm model
+    with local weights. Returns `(features, training history)`."""
     if cfg.teacher == "ssl":
-        net, losses = train_contrastive(images, cfg.teacher_steps, cfg.teacher_batch_size, cfg.teacher_lr, cfg.teacher_dim, cfg.temperature, seed,
-                                        progress, desc="teacher")
-        return ContrastiveFeatures(net, "ssl-teacher"), losses
+        net, hist = train_contrastive(images, cfg.teacher_steps, cfg.teacher_batch_size, cfg.teacher_lr, cfg.teacher_dim, cfg.temperature, seed,
+                                      ckpt_dir=ckpt_dir, settings=settings, progress=progress, desc="teacher", lr_key="semantic.teacher_lr")
+        return ContrastiveFeatures(net, "ssl-teacher"), hist
     from refine_lib.metrics import TimmFeatures
     name = cfg.timm_model or DEFAULT_TEACHER_TIMM
     try: return TimmFeatures(name, cfg.weights, "cuda" if torch.cuda.is_available() else "cpu"), []
@@ -66,30 +67,38 @@ def manifold_loss(x: torch.Tensor, z: torch.Tensor, labels: torch.Tensor | None 
     return ((d_data / d_data.mean().clamp_min(1e-12)) - dz / dz.mean().detach().clamp_min(1e-12)).pow(2).mean()
 
 # %% ../nbs/12_semantic.ipynb #7807ca4b
-def finetune_semantic(ae, head: AlignmentHead, images: torch.Tensor, teacher_feats: torch.Tensor, labels: torch.Tensor | None = None,
-                      steps: int = 400, batch_size: int = 64, lr: float = 5e-4, kl_weight: float = 1e-4, align_weight: float = 0.5,
-                      manifold_weight: float = 0.0, manifold_k: int = 3, seed: int = 0, progress: bool = True) -> list:
-    "Train `ae` (an `AutoencoderKL`) and `head` in place; returns per-step `{'loss', 'mse', 'kl', 'align', 'manifold'}`."
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
-    ae.train(); head.train()
-    opt = torch.optim.AdamW(list(ae.parameters()) + list(head.parameters()), lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))))
-    hist = []
-    for step in tqdm(range(steps), desc="semantic autoencoder", disable=not progress, mininterval=2):
-        idx = torch.randint(len(images), (min(batch_size, len(images)),), generator=g)
-        x = images[idx].float()
+def semantic_objective(kl_weight: float = 1e-4, align_weight: float = 0.5, manifold_weight: float = 0.0, manifold_k: int = 3,
+                       use_labels: bool = True) -> Objective:
+    "The loss of models `'ae'` and `'head'` on a batch `(images, teacher features, labels)`: MSE + KL + alignment + manifold terms."
+    def loss(b, ctx):
+        x, feats, y = b
+        ae, head = ctx.models["ae"], ctx.models["head"]
         post = ae.encode(x).latent_dist
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=g)
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=ctx.gen).to(ctx.device)
         mse = F.mse_loss(ae.decode(z).sample, x)
         kl = post.kl().mean() / x[0].numel()
-        align = alignment_loss(head(post.mean), teacher_feats[idx])
-        man = manifold_loss(x, post.mean, None if labels is None else labels[idx], manifold_k) if manifold_weight > 0 else torch.zeros(())
-        loss = mse + kl_weight * kl + align_weight * align + manifold_weight * man
-        if not torch.isfinite(loss): raise FloatingPointError(f"semantic autoencoder loss is {loss.item()} at step {step}; lower semantic.lr")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        hist.append({"loss": loss.item(), "mse": mse.item(), "kl": kl.item(), "align": align.item(), "manifold": man.item()})
-    ae.eval(); head.eval()
-    return hist
+        align = alignment_loss(head(post.mean), feats)
+        man = manifold_loss(x, post.mean, y if use_labels else None, manifold_k) if manifold_weight > 0 else torch.zeros((), device=x.device)
+        return {"loss": mse + kl_weight * kl + align_weight * align + manifold_weight * man, "mse": mse, "kl": kl, "align": align, "manifold": man}
+    return Objective(loss)
+
+def finetune_semantic(ae, head: AlignmentHead, images: torch.Tensor, teacher_feats: torch.Tensor, labels: torch.Tensor | None = None,
+                      steps: int = 400, batch_size: int = 64, lr: float = 5e-4, kl_weight: float = 1e-4, align_weight: float = 0.5,
+                      manifold_weight: float = 0.0, manifold_k: int = 3, seed: int = 0, ckpt_dir=None, settings: dict | None = None,
+                      stop_after: int | None = None, loop_overrides: dict | None = None, progress: bool = True) -> list:
+    """Train `ae` (an `AutoencoderKL`) and `head` in place through the project's loop (`short_loop`; checkpoints in
+    `ckpt_dir`, None: a temporary folder); returns the history `{'step', 'loss', 'mse', 'kl', 'align', 'manifold'}`."""
+    torch.manual_seed(seed)
+    ys = labels if labels is not None else torch.zeros(len(images), dtype=torch.long)
+    with contextlib.ExitStack() as stack:
+        folder = ckpt_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        res = fit({"ae": ae, "head": head}, semantic_objective(kl_weight, align_weight, manifold_weight, manifold_k, labels is not None),
+                  random_batches(images.float(), teacher_feats.float(), ys, batch_size=batch_size), short_loop(steps, batch_size, lr, **(loop_overrides or {})), folder,
+                  seed=seed, settings={"kl_weight": kl_weight, "align_weight": align_weight, "manifold_weight": manifold_weight, "manifold_k": manifold_k,
+                                       "data": list(images.shape), **(settings or {})},
+                  stop_after=stop_after, on_mismatch="restart", progress=progress, desc="semantic autoencoder", lr_key="semantic.lr")
+    ae.cpu().eval(); head.cpu().eval()
+    return res["history"]
 
 # %% ../nbs/12_semantic.ipynb #5a96c2b0
 def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor, k: int = 5) -> float:

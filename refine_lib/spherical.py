@@ -6,11 +6,11 @@ Docs: https://refine-lab.github.io/refine-lab/spherical.html.md"""
 
 # %% ../nbs/10_spherical.ipynb #d9ee11a5
 from __future__ import annotations
-import copy, math
+import contextlib, copy, math, tempfile
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .training import Objective, fit, random_batches, short_loop
 from .geometry import _safe_unit, to_decoder_input, to_flow_space, flow_prior, project_to_sphere, radial_angular, spherical_prior, token_norms
 
 # %% auto #0
@@ -118,39 +118,40 @@ def decoder_parameters(ae) -> list:
 
 def finetune_decoder(ae, images: torch.Tensor, decoder_inputs: torch.Tensor, steps: int, batch_size: int = 64, lr: float = 5e-4,
                      l1_weight: float = 1.0, perceptual: nn.Module | None = None, perceptual_weight: float = 0.0,
-                     adversarial_weight: float = 0.0, adversarial_start: int = 0, seed: int = 0, device: str | None = None,
-                     progress: bool = True):
-    "A copy of `ae` whose decoder is finetuned to map `decoder_inputs` `[N, d, h, w]` to `images` in [-1, 1]. Returns `(ae, history)`."
+                     adversarial_weight: float = 0.0, adversarial_start: int = 0, seed: int = 0, ckpt_dir=None,
+                     settings: dict | None = None, stop_after: int | None = None, loop_overrides: dict | None = None, progress: bool = True):
+    """A copy of `ae` whose decoder is finetuned to map `decoder_inputs` `[N, d, h, w]` to `images` in [-1, 1], through the
+    project's loop (`short_loop`; checkpoints in `ckpt_dir`, None: a temporary folder). With `adversarial_weight > 0` a
+    `PatchDiscriminator` joins at `adversarial_start` as a second objective of the same loop (hinge loss, betas 0.5/0.9).
+    `loop_overrides`: `LoopConfig` fields to change (tests: frequent checkpoints). Returns `(ae, history)`."""
     if len(images) != len(decoder_inputs): raise ValueError(f"{len(images)} images but {len(decoder_inputs)} decoder inputs")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
-    ae = copy.deepcopy(ae).to(device).requires_grad_(False)
-    params = decoder_parameters(ae)
-    for p in params: p.requires_grad_(True)
-    ae.train()
-    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s / max(steps, 1), 1.0))))
-    disc = PatchDiscriminator(images.shape[1]).to(device) if adversarial_weight > 0 else None
-    dopt = torch.optim.AdamW(disc.parameters(), lr=lr, betas=(0.5, 0.9)) if disc is not None else None
-    if perceptual is not None: perceptual = perceptual.to(device)
-    g = torch.Generator().manual_seed(seed)
-    history = []
-    for step in tqdm(range(steps), desc="decoder", disable=not progress, mininterval=2):
-        idx = torch.randint(len(images), (min(batch_size, len(images)),), generator=g)
-        x, z = images[idx].to(device), decoder_inputs[idx].to(device)
-        rec = ae.decode(z).sample
+    ae = copy.deepcopy(ae).cpu().requires_grad_(False)
+    for p in decoder_parameters(ae): p.requires_grad_(True)
+    models = {"ae": ae}
+    if perceptual is not None and perceptual_weight > 0: models["perceptual"] = perceptual   # frozen: moves with the rest
+    if adversarial_weight > 0: models["disc"] = PatchDiscriminator(images.shape[1])
+    def decoder_loss(b, ctx):
+        x, z = b
+        rec = ctx.models["ae"].decode(z).sample
         h = {"l1": F.l1_loss(rec, x)}
-        if perceptual is not None and perceptual_weight > 0: h["perceptual"] = perceptual(rec, x)
-        adv_on = disc is not None and step >= adversarial_start
-        if adv_on: h["adv_g"] = -disc(rec).mean()
-        loss = l1_weight * h["l1"] + perceptual_weight * h.get("perceptual", 0.0) + adversarial_weight * h.get("adv_g", 0.0)
-        if not torch.isfinite(loss): raise FloatingPointError(f"decoder finetuning loss is {loss.item()} at step {step}; lower decoder.lr")
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-        if adv_on:   # hinge loss of the discriminator on real vs reconstructed patches
-            d_loss = F.relu(1 - disc(x)).mean() + F.relu(1 + disc(rec.detach())).mean()
-            dopt.zero_grad(set_to_none=True); d_loss.backward(); dopt.step(); h["adv_d"] = d_loss
-        history.append({"step": step + 1, "loss": loss.item(), **{k: v.item() for k, v in h.items()}})
-    return ae.eval().requires_grad_(False), history
+        if "perceptual" in ctx.models: h["perceptual"] = ctx.models["perceptual"](rec, x)
+        if "disc" in ctx.models and ctx.step >= adversarial_start:
+            h["adv_g"] = -ctx.models["disc"](rec).mean(); ctx.shared["rec"] = rec
+        return {"loss": l1_weight * h["l1"] + perceptual_weight * h.get("perceptual", 0.0) + adversarial_weight * h.get("adv_g", 0.0), **h}
+    def disc_loss(b, ctx):   # hinge loss of the discriminator on real vs reconstructed patches
+        disc = ctx.models["disc"]
+        return F.relu(1 - disc(b[0])).mean() + F.relu(1 + disc(ctx.shared["rec"].detach())).mean()
+    objectives = [Objective(decoder_loss, params=lambda m: decoder_parameters(m["ae"]))]
+    if "disc" in models:
+        objectives.append(Objective(disc_loss, name="adv_d", params=lambda m: m["disc"].parameters(), start=adversarial_start, betas=(0.5, 0.9)))
+    with contextlib.ExitStack() as stack:
+        folder = ckpt_dir or stack.enter_context(tempfile.TemporaryDirectory())
+        res = fit(models, objectives, random_batches(images.float(), decoder_inputs.float(), batch_size=batch_size), short_loop(steps, batch_size, lr, **(loop_overrides or {})),
+                  folder, seed=seed, settings={"l1_weight": l1_weight, "perceptual_weight": perceptual_weight, "adversarial_weight": adversarial_weight,
+                                               "adversarial_start": adversarial_start, "data": [list(images.shape), list(decoder_inputs.shape)], **(settings or {})},
+                  stop_after=stop_after, on_mismatch="restart", progress=progress, desc="decoder", lr_key="decoder.lr")
+    return ae.cpu().eval().requires_grad_(False), res["history"]
 
 # %% ../nbs/10_spherical.ipynb #19e59cc8
 #: FID of the paper's ablation (SiT-B/2, ImageNet-256, FLUX.2 tokenizer), keyed by our method names

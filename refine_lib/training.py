@@ -1,4 +1,4 @@
-"""One readable flow-matching training loop: AdamW, EMA, gradient clipping, bf16 on GPU, accelerate, tqdm, dvclive, atomic safetensors checkpoints with exact resume, and a NaN guard.
+"""The project's one training loop (`fit`): any models and losses, AdamW with warm-up and a schedule, EMA, gradient clipping, bf16 on GPU, N processes, tqdm, dvclive, atomic safetensors checkpoints with exact resume, and a NaN guard. Flow matching (`train_flow`) is one use of it.
 
 Docs: https://refine-lab.github.io/refine-lab/training.html.md"""
 
@@ -6,83 +6,128 @@ Docs: https://refine-lab.github.io/refine-lab/training.html.md"""
 
 # %% ../nbs/07_training.ipynb #0525a5f1
 from __future__ import annotations
-import copy, json, logging, math, os, time
-from dataclasses import asdict, dataclass, field
+import contextlib, copy, io, json, logging, math, os, socket, time
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
+from typing import Callable
 import torch
 import torch.nn as nn
-from safetensors import safe_open
 from safetensors.torch import load_file
 from tqdm.auto import tqdm
 from .data import atomic_save_file, read_metadata
-from .paths import ProbabilityPath
 
 # %% auto #0
-__all__ = ['log', 'CKPT_NAME', 'TrainingDiverged', 'CheckpointError', 'LoopConfig', 'strip_compile_prefix', 'save_checkpoint',
-           'read_checkpoint', 'load_weights', 'tensor_digest', 'load_trained', 'snapshot_path', 'list_snapshots',
-           'ema_decay_at', 'train_flow']
+__all__ = ['log', 'SCHEDULES', 'CKPT_NAME', 'CKPT_FORMAT', 'TrainingDiverged', 'CheckpointError', 'LoopConfig', 'short_loop',
+           'Objective', 'StepContext', 'strip_compile_prefix', 'save_checkpoint', 'read_checkpoint', 'load_weights',
+           'tensor_digest', 'module_digest', 'lr_at', 'snapshot_path', 'list_snapshots', 'ema_decay_at',
+           'random_batches', 'launch', 'loop_settings', 'checkpoint_step', 'fit', 'flow_batches', 'flow_objective',
+           'flow_settings', 'train_flow']
 
 # %% ../nbs/07_training.ipynb #e6a7cc8f
 log = logging.getLogger(__name__)
 
 class TrainingDiverged(FloatingPointError):
-    "The loss became NaN or infinite; the message names the step and the checkpoint that was kept."
+    "A loss became NaN or infinite; the message names the loss, the step and the checkpoint that was kept."
 
 class CheckpointError(ValueError):
     "A checkpoint that cannot be resumed from (corrupt, or written with other settings); the message names the file."
 
+#: learning-rate shapes after the linear warm-up: `constant` (SiT's) or `cosine` (to 0 at the last step)
+SCHEDULES = ("constant", "cosine")
+
 @dataclass(frozen=True)
 class LoopConfig:
-    "The knobs of the loop itself (the `train` section of params.yaml maps onto these)."
+    "The knobs of the loop itself (each training section of params.yaml maps onto these)."
     steps: int = 4000
-    batch_size: int = 128
+    batch_size: int = 128        # per process
     lr: float = 3e-4
     weight_decay: float = 0.0
     warmup_steps: int = 200
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
+    schedule: str = "constant"
+    ema_decay: float = 0.999     # of the modules `fit` is asked to average (`ema=`)
+    grad_clip: float = 1.0       # 0: no clipping
     checkpoint_every: int = 500
     snapshot_every: int = 0      # also keep EMA weights every N steps (for quality-vs-steps curves); 0: never
     log_every: int = 25
+    processes: int = 1           # N GPUs when there are, else N CPU processes (gloo); each draws its own batches
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES: raise ValueError(f"schedule {self.schedule!r}: not one of {SCHEDULES}")
+        if self.processes < 1: raise ValueError(f"processes {self.processes}: must be at least 1")
+        if self.steps < 0 or self.batch_size < 1 or self.checkpoint_every < 1 or self.log_every < 1:
+            raise ValueError(f"{self}: steps >= 0, batch_size, checkpoint_every and log_every >= 1")
+
+def short_loop(steps: int, batch_size: int, lr: float, **overrides) -> LoopConfig:
+    """The loop settings of the project's short auxiliary trainings (autoencoder, decoder and semantic finetunes, teacher,
+    classifier), in one place: no warm-up, cosine decay to 0, no clipping, no EMA, a checkpoint every 100 steps, the
+    losses logged every 10."""
+    return LoopConfig(**{**dict(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=0, schedule="cosine", ema_decay=0.0,
+                                grad_clip=0.0, checkpoint_every=100, log_every=10), **overrides})
+
+@dataclass
+class Objective:
+    """One optimizer's share of a training step. `loss(batch, ctx)` returns a scalar tensor, or a dict of scalar tensors
+    whose `'loss'` is minimised and whose other entries are logged. `params(models)` lists the parameters it updates
+    (default: every trainable parameter of `models`); `start` is the first step it trains at (a discriminator that
+    joins later); `lr`, `betas` and `weight_decay` default to the loop's. Objectives run in order within a step and
+    share `ctx.shared` (a generator's output that the discriminator's objective reuses)."""
+    loss: Callable
+    name: str = "loss"
+    params: Callable | None = None
+    start: int = 0
+    lr: float | None = None
+    betas: tuple = (0.9, 0.999)
+    weight_decay: float | None = None
+
+@dataclass
+class StepContext:
+    "What a loss function sees besides its batch: the models (on the device), the loop's generator, the step, the device."
+    models: dict
+    gen: torch.Generator
+    step: int
+    device: torch.device
+    shared: dict = field(default_factory=dict)
 
 # %% ../nbs/07_training.ipynb #ac43294d
 CKPT_NAME = "checkpoint.safetensors"
+CKPT_FORMAT = "refine_lib.training/2"
 
 def strip_compile_prefix(sd: dict) -> dict:
     "Remove the `_orig_mod.` prefix that `torch.compile` adds to parameter names."
     return {k.replace("_orig_mod.", ""): v for k, v in sd.items()}
 
-def _optim_to_tensors(opt: torch.optim.Optimizer):
+def _optim_to_tensors(opt: torch.optim.Optimizer, name: str):
     sd = opt.state_dict()
     tensors, scalars = {}, {}
     for pid, st in sd["state"].items():
         for k, v in st.items():
-            if torch.is_tensor(v): tensors[f"optim.{pid}.{k}"] = v.detach().cpu().clone()
+            if torch.is_tensor(v): tensors[f"optim.{name}.{pid}.{k}"] = v.detach().cpu().clone()
             else: scalars[f"{pid}.{k}"] = v
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
-def _optim_from_tensors(opt: torch.optim.Optimizer, tensors: dict, meta: dict):
-    state = {}
+def _optim_from_tensors(opt: torch.optim.Optimizer, name: str, tensors: dict, meta: dict):
+    state, pre = {}, f"optim.{name}."
     for k, v in tensors.items():
-        if not k.startswith("optim."): continue
-        _, pid, name = k.split(".", 2)
-        state.setdefault(int(pid), {})[name] = v
+        if not k.startswith(pre): continue
+        pid, key = k[len(pre):].split(".", 1)
+        state.setdefault(int(pid), {})[key] = v
     for k, v in meta["scalars"].items():
-        pid, name = k.split(".", 1); state.setdefault(int(pid), {})[name] = v
+        pid, key = k.split(".", 1); state.setdefault(int(pid), {})[key] = v
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
-def save_checkpoint(path, model: nn.Module, ema: nn.Module, opt, step: int, gen: torch.Generator, history: list, settings: dict):
-    "Write model, EMA, optimizer, step, RNG states and loss history to one safetensors file, atomically."
-    t = {f"model.{k}": v.detach().cpu().contiguous() for k, v in strip_compile_prefix(model.state_dict()).items()}
-    t |= {f"ema.{k}": v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
-    ot, ometa = _optim_to_tensors(opt)
-    t |= ot
-    t["rng.generator"] = gen.get_state()
-    t["rng.torch"] = torch.get_rng_state()
+def save_checkpoint(path, models: dict, emas: dict, optimizers: dict, step: int, rng_states: list, history: list, settings: dict):
+    """Write every model (`model.<name>.*`), EMA (`ema.<name>.*`), optimizer, the step, the RNG states of every process
+    (`rng_states[rank] = (generator state, torch state)`) and the history to one safetensors file, atomically."""
+    t = {}
+    for name, m in models.items(): t |= {f"model.{name}.{k}": v.detach().cpu().contiguous() for k, v in strip_compile_prefix(m.state_dict()).items()}
+    for name, m in emas.items(): t |= {f"ema.{name}.{k}": v.detach().cpu().contiguous() for k, v in m.state_dict().items()}
+    ometa = {}
+    for name, opt in optimizers.items():
+        ot, ometa[name] = _optim_to_tensors(opt, name); t |= ot
+    for rank, (g, r) in enumerate(rng_states): t[f"rng.generator.{rank}"], t[f"rng.torch.{rank}"] = g, r
     if torch.cuda.is_available(): t["rng.cuda"] = torch.cuda.get_rng_state()
-    t["history.loss"] = torch.tensor([h["loss"] for h in history], dtype=torch.float64)
-    t["history.step"] = torch.tensor([h["step"] for h in history], dtype=torch.int64)
-    meta = {"step": str(step), "optim": json.dumps(ometa), "settings": json.dumps(settings, sort_keys=True), "format": "refine_lib.training/1"}
+    meta = {"step": str(step), "optim": json.dumps(ometa), "settings": json.dumps(settings, sort_keys=True),
+            "history": json.dumps(history), "format": CKPT_FORMAT}
     atomic_save_file(t, path, meta)
 
 def read_checkpoint(path):
@@ -93,43 +138,46 @@ def read_checkpoint(path):
         tensors = load_file(str(path))
     except Exception as e:
         raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({e}); delete it to start over") from None
-    if meta.get("format") != "refine_lib.training/1":
-        raise CheckpointError(f"{path}: not a refine_lib training checkpoint (metadata format {meta.get('format')!r})")
+    if meta.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"{path}: not a {CKPT_FORMAT} checkpoint (metadata format {meta.get('format')!r}); delete it to start over")
     return tensors, meta
 
-def load_weights(path, prefix: str = "ema.") -> dict:
-    "The model (`prefix='model.'`) or EMA (`'ema.'`) state dict of a checkpoint, or a plain safetensors weights file."
+def _state_of(tensors: dict, prefix: str) -> dict:
+    return strip_compile_prefix({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
+
+def load_weights(path, prefix: str = "ema.model.") -> dict:
+    "The state dict under `prefix` of a checkpoint (`'model.<name>.'` or `'ema.<name>.'`), or a plain safetensors weights file."
     tensors = load_file(str(path))
-    if any(k.startswith(prefix) for k in tensors):
-        tensors = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    return strip_compile_prefix(tensors)
+    return _state_of(tensors, prefix) if any(k.startswith(prefix) for k in tensors) else strip_compile_prefix(tensors)
+
 def tensor_digest(t: torch.Tensor) -> str:
     "md5 of a tensor's bytes: a fingerprint of the training data stored in checkpoints."
     import hashlib
     return hashlib.md5(t.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
-def load_trained(method_dir):
-    "The EMA model of a train-stage output folder (`model.safetensors` + `model.json`) and its info dict."
-    from refine_lib.sit import SiTSpec, build_sit
-    method_dir = Path(method_dir)
-    try: info = json.loads((method_dir / "model.json").read_text())
-    except FileNotFoundError: raise CheckpointError(f"{method_dir}/model.json not found: run the train stage for this method") from None
-    model = build_sit(SiTSpec(**info["spec"]))
-    try: model.load_state_dict(load_weights(method_dir / "model.safetensors"))
-    except Exception as e: raise CheckpointError(f"{method_dir / 'model.safetensors'}: cannot load into {info['spec']}: {e}") from None
-    return model.eval(), info
+def module_digest(m: nn.Module) -> str:
+    "md5 of a module's state (names and bytes): a fingerprint of the weights a finetune starts from."
+    import hashlib
+    h = hashlib.md5()
+    for k, v in m.state_dict().items(): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
 
 # %% ../nbs/07_training.ipynb #7fe32862
-def _lr_at(step: int, cfg: LoopConfig) -> float:
-    "Linear warm-up, then constant (SiT's schedule)."
-    return cfg.lr * min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+def lr_at(step: int, lr: float, cfg: LoopConfig) -> float:
+    "Learning rate of `step` (0-based): linear warm-up over `warmup_steps`, then constant or cosine to 0 at `cfg.steps`."
+    warm = min(1.0, (step + 1) / max(cfg.warmup_steps, 1))
+    if cfg.schedule == "cosine":
+        done = min(max(step - cfg.warmup_steps, 0) / max(cfg.steps - cfg.warmup_steps, 1), 1.0)
+        return lr * warm * 0.5 * (1 + math.cos(math.pi * done))
+    return lr * warm
 
-def snapshot_path(ckpt_dir, step: int) -> Path:
-    "Where the EMA snapshot of `step` is kept (`LoopConfig.snapshot_every`)."
-    return Path(ckpt_dir) / f"ema_step{step:07d}.safetensors"
+def snapshot_path(ckpt_dir, step: int, name: str = "") -> Path:
+    "Where the EMA snapshot of `step` is kept (`LoopConfig.snapshot_every`); `name`: of a second averaged model."
+    return Path(ckpt_dir) / f"ema{'_' + name if name else ''}_step{step:07d}.safetensors"
 
 def list_snapshots(ckpt_dir) -> list:
-    "`[(step, path)]` of the EMA snapshots in `ckpt_dir`, by step."
+    "`[(step, path)]` of the EMA snapshots of the first averaged model in `ckpt_dir`, by step."
     return sorted((int(f.stem[len("ema_step"):]), f) for f in Path(ckpt_dir).glob("ema_step*.safetensors"))
 
 def ema_decay_at(step: int, decay: float) -> float:
@@ -142,98 +190,263 @@ def ema_decay_at(step: int, decay: float) -> float:
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float):
     for e, p in zip(ema.parameters(), model.parameters()): e.lerp_(p.detach().float(), 1 - decay)
 
-def train_flow(model: nn.Module, latents: torch.Tensor, path: ProbabilityPath, cfg: LoopConfig, ckpt_dir,
-               labels: torch.Tensor | None = None, seed: int = 0, settings: dict | None = None, live_dir=None,
-               prior=None, stop_after: int | None = None, on_mismatch: str = "error", progress: bool = True) -> dict:
-    """Train `model` on `latents` `[N, ...]` (normalised) along `path`; resume from `ckpt_dir/checkpoint.safetensors`.
+def random_batches(*tensors: torch.Tensor, batch_size: int):
+    "A batch source: the same random rows of each of `tensors` (drawn with the loop's generator); one tensor: not a tuple."
+    n = len(tensors[0])
+    def draw(gen):
+        idx = torch.randint(n, (min(batch_size, n),), generator=gen)
+        return tensors[0][idx] if len(tensors) == 1 else tuple(t[idx] for t in tensors)
+    return draw
 
-    `settings` (any JSON-able dict, e.g. the method's params, data and code fingerprints) is stored in the checkpoint
-    and must match on resume: otherwise `on_mismatch='error'` raises `CheckpointError`, `'restart'` starts over (the
-    pipeline's choice: DVC reruns the stage because code, data or params changed, so the old run is obsolete).
-    `prior(shape, generator)` draws x0 (default: standard Gaussian). `stop_after` ends the run early at that step
-    (used by tests to simulate a kill). Returns `{'model', 'ema', 'history', 'resumed_from', 'last_checkpoint', 'seconds'}`."""
+def _to_device(x, device):
+    "Tensors of a batch (nested tuples, lists, dicts, dataclasses) moved to `device`."
+    if torch.is_tensor(x): return x.to(device)
+    if isinstance(x, dict): return {k: _to_device(v, device) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return type(x)(_to_device(v, device) for v in x)
+    if is_dataclass(x) and not isinstance(x, type): return replace(x, **{f.name: _to_device(getattr(x, f.name), device) for f in fields(x) if f.init})
+    return x
+
+# %% ../nbs/07_training.ipynb #2efa5856
+def _dist():
+    "`torch.distributed` when this process is one of several, else None."
+    import torch.distributed as dist
+    return dist if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1 else None
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+def launch(fn: Callable, args: tuple = (), processes: int = 1):
+    """Run `fn(*args)` in `processes` processes with accelerate's `notebook_launcher`, which forks (so it starts from a
+    stage notebook's kernel and pickles nothing): one process per GPU when there are GPUs, else CPU processes that talk
+    over gloo. Each process makes its own `Accelerator`. `processes=1` calls `fn` here."""
+    if processes == 1: return fn(*args)
+    if torch.cuda.is_available() and processes > torch.cuda.device_count():
+        raise ValueError(f"processes = {processes}, but this machine has {torch.cuda.device_count()} GPU(s)")
+    from accelerate import notebook_launcher
+    from accelerate.state import AcceleratorState
+    AcceleratorState._reset_state(reset_partial_state=True)   # a one-process run earlier in this kernel made one
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):   # the launcher prints; the library logs
+        notebook_launcher(fn, args, num_processes=processes, use_port=str(_free_port()))
+    log.info("%s", said.getvalue().strip())
+
+def _average_gradients(params: list, dist):
+    "Mean of every process's gradients, in one all-reduce (each process then takes the same step)."
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads: return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat); flat /= dist.get_world_size()
+    i = 0
+    for g in grads:
+        g.copy_(flat[i:i + g.numel()].view_as(g)); i += g.numel()
+
+def _rng_states(gen: torch.Generator, dist) -> list:
+    "`[(generator state, torch state)]` of every process, gathered (a collective: every process calls it)."
+    mine = (gen.get_state(), torch.get_rng_state())
+    if dist is None: return [mine]
+    every = [None] * dist.get_world_size()
+    dist.all_gather_object(every, mine)
+    return every
+
+# %% ../nbs/07_training.ipynb #38c00943
+def loop_settings(cfg: LoopConfig, seed: int, models, objectives: list, ema=(), settings: dict | None = None) -> dict:
+    "What `fit` stores in a checkpoint and compares on resume: the loop's settings, the seed, the models' and objectives' names and knobs, and the caller's `settings`."
+    return json.loads(json.dumps({"loop": asdict(cfg), "seed": seed, "models": sorted(models), "ema": list(ema),
+                                  "objectives": [{k: v for k, v in vars(o).items() if k not in ("loss", "params")} for o in objectives],
+                                  **(settings or {})}, sort_keys=True))
+
+def checkpoint_step(ckpt_dir, settings: dict) -> int:
+    "The step of the checkpoint in `ckpt_dir` if it was written with `settings` (as `loop_settings` makes them), else 0."
+    f = Path(ckpt_dir) / CKPT_NAME
+    try: meta = read_metadata(f)
+    except Exception: return 0
+    return int(meta["step"]) if meta.get("format") == CKPT_FORMAT and json.loads(meta.get("settings", "{}")) == settings else 0
+
+def _resumable(ckpt: Path, settings: dict, on_mismatch: str):
+    "`(tensors, meta)` of the checkpoint to resume from, or None (none yet, or obsolete and `on_mismatch='restart'`)."
+    if not ckpt.exists(): return None
+    try: fmt = read_metadata(ckpt).get("format", "")
+    except Exception: fmt = ""
+    if on_mismatch == "restart" and fmt.startswith("refine_lib.training/") and fmt != CKPT_FORMAT:
+        log.warning("%s was written by another version of the loop (%s): starting over", ckpt, fmt); return None
+    tensors, meta = read_checkpoint(ckpt)
+    old = json.loads(meta["settings"])
+    if old == settings: return tensors, meta
+    diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+    if on_mismatch != "restart":
+        raise CheckpointError(f"{ckpt}: written with other settings (differs in {diff}); delete {ckpt.parent} to start over")
+    log.warning("%s was written with other settings (%s): starting over", ckpt, ", ".join(diff))
+    return None
+
+def _load_state(tensors: dict, models: dict, emas: dict, optimizers: dict | None = None, optim_meta: dict | None = None):
+    for n, m in models.items(): m.load_state_dict(_state_of(tensors, f"model.{n}."))
+    for n, m in emas.items(): m.load_state_dict(_state_of(tensors, f"ema.{n}."))
+    for n, opt in (optimizers or {}).items(): _optim_from_tensors(opt, n, tensors, optim_meta[n])
+
+def _fit(models, objectives, batches, cfg, ckpt_dir, settings, seed, ema, live_dir, stop_after, on_mismatch, progress, desc, lr_key):
+    "The loop of one process (`fit` starts one or several)."
     from accelerate import Accelerator
-    ckpt_dir = Path(ckpt_dir); ckpt_dir.mkdir(parents=True, exist_ok=True)
-    ckpt = ckpt_dir / CKPT_NAME
-    settings = {"loop": asdict(cfg), "seed": seed, **(settings or {})}
-    settings = json.loads(json.dumps(settings, sort_keys=True))
     acc = Accelerator(mixed_precision="bf16" if torch.cuda.is_available() else "no", cpu=not torch.cuda.is_available())
+    dist, rank, dev, ckpt = _dist(), acc.process_index, acc.device, ckpt_dir / CKPT_NAME
     torch.manual_seed(seed)
-    # one stream per process: with several devices (`accelerate launch`) each rank draws its own batches
-    gen = torch.Generator().manual_seed(seed + acc.process_index)
-    ema = copy.deepcopy(model).float().requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    gen = torch.Generator().manual_seed(seed + rank)   # each process draws its own batches
+    for m in models.values(): m.to(dev)
+    emas = {n: copy.deepcopy(models[n]).float().requires_grad_(False) for n in ema}
+    opts, params = {}, {}
+    for o in objectives:
+        ps = list(o.params(models)) if o.params else [p for m in models.values() for p in m.parameters() if p.requires_grad]
+        opts[o.name], params[o.name] = torch.optim.AdamW(ps, lr=o.lr or cfg.lr, betas=tuple(o.betas),
+                                                         weight_decay=cfg.weight_decay if o.weight_decay is None else o.weight_decay), ps
     step, history, resumed_from, last_ckpt = 0, [], None, None
-    tensors = None
-    if ckpt.exists():
-        tensors, meta = read_checkpoint(ckpt)
-        old = json.loads(meta["settings"])
-        if old != settings:
-            diff = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
-            if on_mismatch != "restart":
-                raise CheckpointError(f"{ckpt}: written with other settings (differs in {diff}); delete {ckpt_dir} to start over")
-            log.warning("%s was written with other settings (%s): starting over", ckpt, ", ".join(diff))
-            tensors = None
-    if tensors is not None:
-        model.load_state_dict(strip_compile_prefix({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}))
-        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        _optim_from_tensors(opt, tensors, json.loads(meta["optim"]))
-        gen.set_state(tensors["rng.generator"]); torch.set_rng_state(tensors["rng.torch"])
+    state = _resumable(ckpt, settings, on_mismatch)
+    if state is not None:
+        tensors, meta = state
+        _load_state(tensors, models, emas, opts, json.loads(meta["optim"]))
+        gen.set_state(tensors[f"rng.generator.{rank}"]); torch.set_rng_state(tensors[f"rng.torch.{rank}"])
         if "rng.cuda" in tensors and torch.cuda.is_available(): torch.cuda.set_rng_state(tensors["rng.cuda"])
         step = resumed_from = last_ckpt = int(meta["step"])
-        history = [{"step": int(s), "loss": float(l)} for s, l in zip(tensors["history.step"], tensors["history.loss"])]
-        log.info("resuming from %s at step %d", ckpt, step)
+        history = json.loads(meta["history"])
+        log.info("%s: resuming from %s at step %d", desc, ckpt, step)
+    if dist is not None:   # the same start everywhere, whatever each process built
+        for m in list(models.values()) + list(emas.values()):
+            for t in m.state_dict().values(): dist.broadcast(t, 0)
     if acc.is_main_process:   # snapshots past the resume point belong to an abandoned run
-        for f in ckpt_dir.glob("ema_step*.safetensors"):
-            if int(f.stem[len("ema_step"):]) > step: f.unlink()
-    model, opt = acc.prepare(model, opt)
-    ema.to(acc.device)
+        for f in ckpt_dir.glob("ema*_step*.safetensors"):
+            if int(f.stem.rsplit("_step", 1)[1]) > step: f.unlink()
     live = None
     if live_dir is not None and acc.is_main_process:
         from dvclive import Live
         live = Live(str(live_dir), resume=resumed_from is not None, dvcyaml=False, save_dvc_exp=False, report=None)
+    t_start = time.time()
+    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
+    bar = tqdm(total=cfg.steps, initial=step, desc=desc, disable=not progress or not acc.is_main_process, mininterval=2)
+    while step < end:
+        for m in models.values():   # frozen helpers (a perceptual network) keep their mode
+            if any(p.requires_grad for p in m.parameters()): m.train()
+        ctx = StepContext(models, gen, step, dev)
+        batch = _to_device(batches(gen), dev)
+        logs = {}
+        for o in objectives:
+            if step < o.start: continue
+            with acc.autocast():
+                out = o.loss(batch, ctx)
+            out = out if isinstance(out, dict) else {"loss": out}
+            for k, v in out.items():
+                if not torch.isfinite(v).all():
+                    kept = f"the last good checkpoint {ckpt} (step {last_ckpt}) is kept" if last_ckpt is not None else "no checkpoint was written yet"
+                    raise TrainingDiverged(f"{desc} {o.name if k == 'loss' else k} is {v.item()} at step {step}; {kept}. "
+                                           f"Lower {lr_key} (or clip the gradients harder).")
+            opt = opts[o.name]
+            for g in opt.param_groups: g["lr"] = lr_at(step, o.lr or cfg.lr, cfg)
+            opt.zero_grad(set_to_none=True)
+            acc.backward(out["loss"])
+            if dist is not None: _average_gradients(params[o.name], dist)
+            if cfg.grad_clip > 0: torch.nn.utils.clip_grad_norm_(params[o.name], cfg.grad_clip)
+            opt.step()
+            logs |= {(o.name if k == "loss" else k): v for k, v in out.items()}
+        for n, e in emas.items(): _ema_update(e, models[n], ema_decay_at(step, cfg.ema_decay))
+        step += 1
+        if step % cfg.log_every == 0 or step == cfg.steps:
+            history.append({"step": step, **{k: float(v.detach()) for k, v in logs.items()}})
+            bar.set_postfix({k: f"{v:.4f}" for k, v in list(history[-1].items())[1:3]}, refresh=False)
+            if live is not None:
+                live.step = step
+                for k, v in history[-1].items():
+                    if k != "step": live.log_metric(f"{desc}/{k}", v)
+                live.log_metric(f"{desc}/lr", lr_at(step - 1, cfg.lr, cfg)); live.next_step()
+        if cfg.snapshot_every and step % cfg.snapshot_every == 0 and acc.is_main_process:
+            for i, (n, e) in enumerate(emas.items()):
+                atomic_save_file({k: v.detach().cpu() for k, v in e.state_dict().items()}, snapshot_path(ckpt_dir, step, "" if i == 0 else n), {"step": str(step)})
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            rng = _rng_states(gen, dist)   # every process takes part; only the first writes files
+            if acc.is_main_process: save_checkpoint(ckpt, models, emas, opts, step, rng, history, settings)
+            last_ckpt = step
+        bar.update(1)
+    bar.close()
+    if live is not None: live.end()
+    if dist is not None: dist.barrier()
+    for m in models.values(): m.eval()
+    return {"models": models, "emas": emas, "history": history, "resumed_from": resumed_from, "last_checkpoint": last_ckpt,
+            "seconds": time.time() - t_start}
+
+# %% ../nbs/07_training.ipynb #6026de0e
+def _fit_quietly(*args):
+    "`_fit` in a launched process: the result stays there (the parent reads the checkpoint), nothing is pickled back."
+    _fit(*args)
+
+def fit(models, objectives, batches: Callable, cfg: LoopConfig, ckpt_dir, *, seed: int = 0, settings: dict | None = None,
+        ema: tuple = (), live_dir=None, stop_after: int | None = None, on_mismatch: str = "error", progress: bool = True,
+        desc: str = "train", lr_key: str = "train.lr") -> dict:
+    """The project's one training loop. `models`: a module or `{name: module}` of every module the losses use (frozen
+    ones included: they move to the device with the rest); `objectives`: an `Objective` or a list (one optimizer each,
+    run in order every step); `batches(generator)`: a batch (tensors, nested in tuples, dicts or dataclasses) drawn with
+    the loop's generator; `ema`: names of the models to average (`cfg.ema_decay`, with warm-up).
+
+    Around the step it owns: AdamW and the LR schedule (`lr_at`), gradient clipping, bf16 autocast on GPU, the NaN guard
+    (any logged loss, naming it, the step and the knob to lower, `lr_key`), EMA, progress bar, dvclive (`live_dir`), EMA snapshots, and atomic
+    safetensors checkpoints in `ckpt_dir` with exact resume (weights, EMA, optimizers, the step, every process's RNG
+    states, the history). `settings` (JSON-able: method, data and code fingerprints) are stored with the loop's own and
+    must match on resume: `on_mismatch='error'` refuses, naming the file and the keys; `'restart'` (the pipeline's
+    choice: DVC reran the stage because something it reads changed) starts over. `cfg.processes > 1` starts that many
+    processes (`launch`): gradients are averaged with one all-reduce per optimizer step, so every replica takes the same
+    step, and the first process alone writes files; the weights are then read back from the last checkpoint.
+    `stop_after` ends the run at that step (tests: a kill). Returns `{'models', 'emas', 'history', 'resumed_from',
+    'last_checkpoint', 'seconds'}`; `history` holds `{'step', <objective name>: loss, <other logged>: value}` every
+    `log_every` steps."""
+    models = models if isinstance(models, dict) else {"model": models}
+    objectives = [objectives] if isinstance(objectives, Objective) else list(objectives)
+    if len({o.name for o in objectives}) != len(objectives): raise ValueError(f"objective names must differ: {[o.name for o in objectives]}")
+    if unknown := set(ema) - set(models): raise ValueError(f"ema names {sorted(unknown)} are not among the models {sorted(models)}")
+    ckpt_dir = Path(ckpt_dir); ckpt_dir.mkdir(parents=True, exist_ok=True)
+    settings = loop_settings(cfg, seed, models, objectives, ema, settings)
+    args = (models, objectives, batches, cfg, ckpt_dir, settings, seed, tuple(ema), live_dir, stop_after, on_mismatch, progress, desc, lr_key)
+    # one process, or already one of several (a launched process: the launcher set WORLD_SIZE; _fit joins the group)
+    if cfg.processes == 1 or _dist() is not None or int(os.environ.get("WORLD_SIZE", "1")) > 1: return _fit(*args)
+    state = _resumable(ckpt_dir / CKPT_NAME, settings, on_mismatch)   # refuse before starting any process
+    resumed_from = int(state[1]["step"]) if state is not None else None
+    t_start = time.time()
+    launch(_fit_quietly, args, cfg.processes)
+    tensors, meta = read_checkpoint(ckpt_dir / CKPT_NAME)
+    emas = {n: copy.deepcopy(models[n]).float().requires_grad_(False) for n in ema}
+    _load_state(tensors, models, emas)
+    for m in models.values(): m.eval()
+    return {"models": models, "emas": emas, "history": json.loads(meta["history"]), "resumed_from": resumed_from,
+            "last_checkpoint": int(meta["step"]), "seconds": time.time() - t_start}
+
+# %% ../nbs/07_training.ipynb #4c748d42
+def flow_batches(latents: torch.Tensor, path: ProbabilityPath, batch_size: int, labels: torch.Tensor | None = None, prior=None):
+    "Batches of flow matching: data latents x1, noise x0 from `prior(shape, generator)` (default N(0, I)), t ~ U[0, 1], the path's (x_t, u_t)."
     latents = latents.float()
     prior = prior or (lambda shape, g: torch.randn(shape, generator=g))
-    t_start, model_ = time.time(), acc.unwrap_model(model)
-    end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", disable=not progress, mininterval=2)
-    running = None
-    while step < end:
-        model.train()
-        idx = torch.randint(len(latents), (min(cfg.batch_size, len(latents)),), generator=gen)
+    def draw(gen):
+        idx = torch.randint(len(latents), (min(batch_size, len(latents)),), generator=gen)
         x1 = latents[idx]
         x0 = prior(x1.shape, gen)
         t = torch.rand(len(idx), generator=gen)
-        y = labels[idx].to(acc.device) if labels is not None else None
-        target = path.sample(x0, x1, t)
-        x_t, t_d = target.x_t.to(acc.device), t.to(acc.device)
-        target.u_t, target.x_t = target.u_t.to(acc.device), x_t
-        with acc.autocast():
-            v = model(x_t, t_d, y, generator=gen) if y is not None else model(x_t, t_d)
-        loss = path.loss(v.float(), target).mean()
-        if not torch.isfinite(loss):
-            kept = f"the last good checkpoint {ckpt} (step {last_ckpt}) is kept" if last_ckpt is not None else "no checkpoint was written yet"
-            raise TrainingDiverged(f"training loss is {loss.item()} at step {step}; {kept}. Lower train.lr or raise train.grad_clip.")
-        for g_ in opt.param_groups: g_["lr"] = _lr_at(step, cfg)
-        opt.zero_grad(set_to_none=True)
-        acc.backward(loss)
-        if cfg.grad_clip > 0: acc.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        _ema_update(ema, model_, ema_decay_at(step, cfg.ema_decay))
-        step += 1
-        running = loss.item() if running is None else 0.9 * running + 0.1 * loss.item()
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            history.append({"step": step, "loss": loss.item()})
-            if live is not None:
-                live.step = step; live.log_metric("train/loss", loss.item()); live.log_metric("train/lr", _lr_at(step - 1, cfg)); live.next_step()
-        if acc.is_main_process:   # only rank 0 writes files
-            if cfg.snapshot_every and step % cfg.snapshot_every == 0:
-                atomic_save_file({k: v.detach().cpu() for k, v in ema.state_dict().items()}, snapshot_path(ckpt_dir, step), {"step": str(step)})
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                save_checkpoint(ckpt, model_, ema, opt, step, gen, history, settings)
-                last_ckpt = step
-        bar.update(1); bar.set_postfix(loss=f"{running:.4f}", refresh=False)
-    bar.close()
-    if live is not None: live.end()
-    return {"model": model_, "ema": ema, "history": history, "resumed_from": resumed_from, "last_checkpoint": last_ckpt,
-            "seconds": time.time() - t_start}
+        return {"target": path.sample(x0, x1, t), "t": t, "y": labels[idx] if labels is not None else None}
+    return draw
+
+def flow_objective(path: ProbabilityPath) -> Objective:
+    "The flow-matching loss of model `'model'`: mean squared error of the velocity against the path's u_t (the path's `loss`)."
+    def loss(b, ctx):
+        m = ctx.models["model"]
+        v = m(b["target"].x_t, b["t"], b["y"], generator=ctx.gen) if b["y"] is not None else m(b["target"].x_t, b["t"])
+        return path.loss(v.float(), b["target"]).mean()
+    return Objective(loss)
+
+# %% ../nbs/07_training.ipynb #255f4e56
+def flow_settings(cfg: LoopConfig, seed: int = 0, settings: dict | None = None) -> dict:
+    "The settings `train_flow` stores in its checkpoints (for `checkpoint_step`)."
+    return loop_settings(cfg, seed, ["model"], [flow_objective(None)], ("model",), settings)
+
+def train_flow(model: nn.Module, latents: torch.Tensor, path: ProbabilityPath, cfg: LoopConfig, ckpt_dir,
+               labels: torch.Tensor | None = None, seed: int = 0, settings: dict | None = None, live_dir=None,
+               prior=None, stop_after: int | None = None, on_mismatch: str = "error", progress: bool = True) -> dict:
+    """`fit` of a velocity field `model` on `latents` `[N, ...]` (normalised) along `path`, with an EMA of its weights.
+    Returns `{'model', 'ema', 'history', 'resumed_from', 'last_checkpoint', 'seconds'}`."""
+    res = fit({"model": model}, flow_objective(path), flow_batches(latents, path, cfg.batch_size, labels, prior), cfg, ckpt_dir,
+              seed=seed, settings=settings, ema=("model",), live_dir=live_dir, stop_after=stop_after, on_mismatch=on_mismatch,
+              progress=progress, desc="train", lr_key="train.lr")
+    return {"model": res["models"]["model"], "ema": res["emas"]["model"],
+            **{k: res[k] for k in ("history", "resumed_from", "last_checkpoint", "seconds")}}

@@ -25,8 +25,8 @@ def test_from_pretrained_folder_and_subfolder(tmp_path, tiny):
     assert (tmp_path / "vae" / "diffusion_pytorch_model.safetensors").exists()
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     cfg = EncodeConfig(pretrained=str(tmp_path / "vae"))
-    ae, hist = fit_or_load_autoencoder(cfg, channels=3, image_size=32, train_images=None)
-    assert hist == [] and torch.allclose(encode_images(ae, x), encode_images(tiny, x), atol=1e-6)
+    ae, run = fit_or_load_autoencoder(cfg, channels=3, image_size=32, train_images=None)
+    assert run["history"] == [] and torch.allclose(encode_images(ae, x), encode_images(tiny, x), atol=1e-6)
     save_autoencoder(tiny, tmp_path / "pipeline" / "vae")
     ae = load_pretrained_autoencoder(str(tmp_path / "pipeline"), subfolder="vae", channels=3)
     assert torch.allclose(decode_latents(ae, encode_images(ae, x)), decode_latents(tiny, encode_images(tiny, x)), atol=1e-6)
@@ -62,7 +62,8 @@ def test_round_trip_after_training_is_close():
     # smooth random images: a short training run must reconstruct them well
     x = torch.nn.functional.interpolate(torch.rand(64, 1, 4, 4), size=16, mode="bilinear", align_corners=False) * 2 - 1
     cfg = EncodeConfig(steps=150, batch_size=32, lr=3e-3)
-    ae, hist = fit_or_load_autoencoder(cfg, channels=1, image_size=16, train_images=x, seed=0, progress=False)
+    ae, run = fit_or_load_autoencoder(cfg, channels=1, image_size=16, train_images=x, seed=0, progress=False)
+    hist = run["history"]
     m = reconstruction_metrics(ae, x)
     assert hist[-1]["mse"] < hist[0]["mse"] / 10 and m["mse"] < 0.02 and m["psnr_db"] > 23, m
 

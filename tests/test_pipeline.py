@@ -294,6 +294,66 @@ def _resume_after_kill(proj, env):
     assert (out / "model.safetensors").read_bytes() == resumed_weights
 
 
+ENCODE_TOUCHES = ["params.yaml", "dvc.lock", "metrics/encode.json", "reports/notebooks/encode.ipynb", "reports/encode", "outputs/encode"]
+
+
+def test_encode_stage_resumes_after_kill_with_identical_weights(repro_project, tmp_path):
+    """Kill `dvc repro encode` mid autoencoder training (after its first checkpoint), rerun it: it resumes there and the
+    autoencoder equals the one of an uninterrupted run, byte for byte."""
+    import os, signal, subprocess, time
+    from conftest import BIN
+    from refine_lib.training import read_checkpoint
+    proj, env = repro_project
+    for p in ENCODE_TOUCHES: _copy(proj / p, tmp_path / "backup" / p)
+    try:
+        p = yaml.safe_load((proj / "params.yaml").read_text())
+        p["encode"]["steps"] = 300; (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))   # checkpoints at 100, 200, 300
+        out, ckpt = proj / "outputs/encode", proj / "outputs/encode/checkpoints/checkpoint.safetensors"
+        run("rm -rf outputs/encode/checkpoints", proj)
+        e = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", PYTHONPATH=str(proj))
+        proc = subprocess.Popen([str(BIN / "dvc"), "repro", "encode"], cwd=proj, env=e, start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while not ckpt.exists() and time.time() < deadline and proc.poll() is None: time.sleep(0.05)
+        assert proc.poll() is None, "encode finished before it could be killed; raise the steps"
+        os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+        killed_at = int(read_checkpoint(ckpt)[1]["step"]); assert 0 < killed_at < 300
+        log = run("dvc repro encode", proj, env=env).stdout
+        resumed = metrics(proj, "encode")["resumed_from"]
+        assert resumed is not None and resumed >= killed_at, log
+        weights = (out / "autoencoder/diffusion_pytorch_model.safetensors").read_bytes()
+        run("rm -rf outputs/encode && dvc repro -f encode", proj, env=env)   # uninterrupted
+        assert metrics(proj, "encode")["resumed_from"] is None
+        assert (out / "autoencoder/diffusion_pytorch_model.safetensors").read_bytes() == weights
+    finally:
+        for p in ENCODE_TOUCHES: _copy(tmp_path / "backup" / p, proj / p)
+    assert "up to date" in run("dvc status encode", proj, env=env).stdout
+
+
+def test_train_stage_on_two_processes(repro_project, tmp_path):
+    """`train.processes: 2` trains a row on two CPU processes (gloo) launched from the stage notebook: the stage ends with
+    a model, one checkpoint, and the per-rank RNG states in it."""
+    proj, env = repro_project
+    touches = ["params.yaml", "dvc.lock", "metrics/train/micro-linear.json", "reports/notebooks/train-micro-linear.ipynb",
+               "reports/train/micro-linear", "outputs/train/micro-linear"]
+    for p in touches: _copy(proj / p, tmp_path / "backup" / p)
+    try:
+        p = yaml.safe_load((proj / "params.yaml").read_text())
+        p["train"]["processes"] = 2; (proj / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
+        log = run("dvc repro train@micro-linear", proj, env=env).stdout
+        assert "Running stage 'train@micro-linear'" in log, log
+        from refine_lib.evaluation import load_trained
+        from refine_lib.training import read_checkpoint
+        model, info = load_trained(proj / "outputs/train/micro-linear")
+        assert info["steps"] == 40
+        tensors, meta = read_checkpoint(proj / "outputs/train/micro-linear/checkpoints/checkpoint.safetensors")
+        assert meta["step"] == "40" and {"rng.generator.0", "rng.generator.1"} <= set(tensors)
+        assert json.loads(meta["settings"])["loop"]["processes"] == 2
+    finally:
+        for p in touches: _copy(tmp_path / "backup" / p, proj / p)
+    assert "up to date" in run("dvc status train@micro-linear", proj, env=env).stdout
+
+
 def test_exp_run_switches_a_rows_path_and_geometry(repro_project):
     """`dvc exp run -S` changes one row of the ablation: only that method retrains, and its row reports the new geometry;
     a sampling setting reruns no training; a combination that makes no sense (slerp on vanilla latents) fails naming the key."""
