@@ -204,6 +204,9 @@ class ScoreConfig:
     k_pr: int = knob(3, ge=1, doc="neighbours of precision and recall")
     k_dc: int = knob(5, ge=1, doc="neighbours of density and coverage")
     memorization_ratio: float = knob(1 / 3, gt=0.0, doc="memorised: closer to a training image than this x the median train NN distance")
+    bootstrap: int = knob(0, ge=0, doc="resamples of each row's samples for percentile intervals (<metric>_lo, _hi); 0: none. Off by default: "
+                          "a resample holds ~63% distinct samples, so recall and coverage fall and FID rises (README: run-to-run noise)")
+    confidence: float = knob(0.95, gt=0.0, lt=1.0, doc="level of those percentile intervals")
 
 @dataclass(frozen=True)
 class CoarseToFineConfig:

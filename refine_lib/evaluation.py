@@ -22,8 +22,8 @@ from .training import CheckpointError, load_weights
 # %% auto #0
 __all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'SampleSet', 'save_sample_set', 'load_sample_set', 'draw_samples', 'decode_samples',
            'load_trained', 'sample_row', 'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'score_samples',
-           'score_sets', 'gaussian_latents', 'fmt', 'render_table', 'check_metrics', 'write_rows', 'merge_rows',
-           'group_table', 'table_caption', 'plot_training_curves', 'plot_sample_grids']
+           'score_sets', 'gaussian_latents', 'fmt', 'with_interval', 'render_table', 'check_metrics', 'write_rows',
+           'merge_rows', 'group_table', 'table_caption', 'plot_training_curves', 'plot_sample_grids']
 
 # %% ../nbs/08a_evaluation.ipynb #5487c448
 @dataclass
@@ -136,11 +136,12 @@ def make_reference(ds: dict, extractor) -> Reference:
 METRIC_KEYS = ("fid", "precision", "recall", "density", "coverage", "memorized")
 
 def score_samples(images: torch.Tensor, ref: Reference, cfg, train_pixels=None, memorization: bool = True) -> dict:
-    """FID, precision, recall, density, coverage of `images` against `ref` (a `ScoreConfig` gives the k's), and the share
-    memorised against `train_pixels` (default: the reference's training images; `memorization=False`: not measured)."""
+    """FID, precision, recall, density, coverage of `images` against `ref` (a `ScoreConfig` gives the k's and the
+    bootstrap: `<metric>_lo`, `<metric>_hi` intervals over resamples of `images`), and the share memorised against
+    `train_pixels` (default: the reference's training images; `memorization=False`: not measured)."""
     pixels = (ref.train_pixels if train_pixels is None else train_pixels) if memorization else None
     m = compute_metrics(ref.features, ref.extractor(images), train_pixels=pixels, fake_pixels=images, k_pr=cfg.k_pr, k_dc=cfg.k_dc,
-                        memorization_ratio=cfg.memorization_ratio)
+                        memorization_ratio=cfg.memorization_ratio, bootstrap=cfg.bootstrap, level=cfg.confidence)
     return {**m, "extractor": ref.name, "num_real": len(ref.features)}
 
 def score_sets(sets: dict, ref: Reference, cfg, **kw) -> dict:
@@ -166,8 +167,15 @@ def fmt(v, spec: str = "{:.3f}") -> str:
     if isinstance(v, str) or (isinstance(v, int) and "{:." in spec and "f}" in spec): return str(v)
     return spec.format(v)
 
-#: the columns of every table of sample rows
-METRIC_COLUMNS = [(k, k, "{:.3f}") for k in METRIC_KEYS]
+def with_interval(key: str, spec: str = "{:.3f}"):
+    "A table format for `key`: its value, then its interval `[lo, hi]` when the row has `<key>_lo` and `<key>_hi`."
+    def cell(r):
+        lo, hi = r.get(f"{key}_lo"), r.get(f"{key}_hi")
+        return fmt(r.get(key), spec) + (f" [{fmt(lo, spec)}, {fmt(hi, spec)}]" if lo is not None and hi is not None else "")
+    return cell
+
+#: the columns of every table of sample rows (FID to one decimal; each with its interval when scored with one)
+METRIC_COLUMNS = [(k, k, with_interval(k, "{:.1f}" if k == "fid" else "{:.3f}")) for k in METRIC_KEYS]
 
 def render_table(rows: dict, columns: list, caption: str = "", first: str = "row") -> str:
     "Markdown: `caption`, then one line per row; `columns` are `(key, header, format)` (a callable format gets the row)."

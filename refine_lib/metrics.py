@@ -20,9 +20,10 @@ from .contrastive import ContrastiveFeatures
 from .training import Objective, fit, short_loop
 
 # %% auto #0
-__all__ = ['log', 'DEFAULT_TIMM', 'MIN_POINTS_PER_K', 'frechet_distance', 'fid', 'knn_radii', 'precision_recall',
-           'density_coverage', 'memorization', 'DigitClassifier', 'train_classifier', 'ClassifierFeatures',
-           'TimmFeatures', 'resolve_extractor', 'load_feature_extractor', 'check_metric_sizes', 'compute_metrics']
+__all__ = ['log', 'DEFAULT_TIMM', 'MIN_POINTS_PER_K', 'frechet_distance', 'fid', 'knn_radii', 'knn_radii_many', 'KnnBalls',
+           'knn_balls', 'precision_recall', 'density_coverage', 'memorization', 'bootstrap_intervals',
+           'DigitClassifier', 'train_classifier', 'ClassifierFeatures', 'TimmFeatures', 'resolve_extractor',
+           'load_feature_extractor', 'check_metric_sizes', 'compute_metrics']
 
 # %% ../nbs/08_metrics.ipynb #a97b6191
 log = logging.getLogger(__name__)
@@ -45,42 +46,108 @@ def fid(real: torch.Tensor, fake: torch.Tensor) -> float:
     return frechet_distance(r.mean(0), np.cov(r, rowvar=False), f.mean(0), np.cov(f, rowvar=False))
 
 # %% ../nbs/08_metrics.ipynb #d2b9be8a
-def _cdist(a, b): return torch.cdist(a.double(), b.double())
+def _cdist(a, b): return torch.cdist(a.double(), b.double(), compute_mode="use_mm_for_euclid_dist")
 
-def knn_radii(x: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
+def _sqdist(a, b):
+    "Squared Euclidean distances in float64 by |a|^2 + |b|^2 - 2ab (cdist's own expansion, without its square root)."
+    a, b = a.double(), b.double()
+    return torch.addmm(b.pow(2).sum(1)[None], a, b.T, alpha=-2).add_(a.pow(2).sum(1)[:, None]).clamp_min_(0)
+
+def knn_radii(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
     "Distance from each row of `x` to its k-th nearest other row (self excluded), computed in row chunks."
-    if len(x) <= k: raise ValueError(f"need more than k={k} points, got {len(x)}")
-    return torch.cat([_cdist(x[i:i + chunk], x).topk(k + 1, dim=1, largest=False).values[:, k] for i in range(0, len(x), chunk)])
+    return knn_radii_many(x, (k,), chunk)[k]
 
-def _ball_stats(queries, centres, radii, strict: bool, chunk: int):
-    "Per query: (is it inside any centre's ball, how many balls contain it)."
-    inside_any, counts = [], []
-    for i in range(0, len(queries), chunk):
-        d = _cdist(queries[i:i + chunk], centres)
-        m = d < radii[None] if strict else d <= radii[None]
-        inside_any.append(m.any(1)); counts.append(m.sum(1))
-    return torch.cat(inside_any), torch.cat(counts)
+def knn_radii_many(x: torch.Tensor, ks, chunk: int = 2048) -> dict:
+    "`{k: radii}` for several k from one pass over the distances (one sort serves them all)."
+    return {k: v.sqrt() for k, v in _sq_radii(x, ks, chunk).items()}
 
-def precision_recall(real, fake, k: int = 3, chunk: int = 1024) -> dict:
+def _sq_radii(x, ks, chunk: int = 2048) -> dict:
+    kmax = max(ks)
+    if len(x) <= kmax: raise ValueError(f"need more than k={kmax} points, got {len(x)}")
+    d = torch.cat([_sqdist(x[i:i + chunk], x).topk(kmax + 1, dim=1, largest=False).values for i in range(0, len(x), chunk)])
+    return {k: d[:, k] for k in ks}
+
+@dataclass
+class KnnBalls:
+    """Everything the k-NN metrics need, from one pass over each distance matrix (real-real, fake-fake, real-fake):
+    `precise[i]`: fake i lies in some real point's k_pr ball (<=); `covers[j, i]`: fake i lies strictly inside real j's
+    k_dc ball; `recalled[j, i]`: real j lies in fake i's k_pr ball (<=). Weights over the fake samples (`weights`: how
+    often each is drawn, e.g. a bootstrap resample) give precision, recall, density and coverage without recomputing a
+    distance. The matrices are boolean: 2 x 100 MB for 10k x 10k."""
+    precise: torch.Tensor
+    covers: torch.Tensor
+    recalled: torch.Tensor
+    k_dc: int
+
+    def metrics(self, weights: torch.Tensor | None = None) -> dict:
+        """Precision, recall, density, coverage of the fake set, fake sample i counted `weights[..., i]` times (default
+        once); `weights` `[B, Nf]` gives B sets of values (a bootstrap), as tensors."""
+        w = torch.ones(self.covers.shape[1]) if weights is None else weights.float()
+        W = w.reshape(-1, w.shape[-1]).T            # [Nf, B]
+        n = W.double().sum(0)
+        covered = _rows_times(self.covers, W)       # [Nr, B]: per real point, how many (weighted) fakes in its ball
+        m = {"precision": (self.precise.double() @ W.double()) / n, "recall": (_rows_times(self.recalled, W) > 0).double().mean(0),
+             "density": covered.double().sum(0) / (self.k_dc * n), "coverage": (covered > 0).double().mean(0)}
+        return {k: v.double().item() for k, v in m.items()} if weights is None or weights.ndim == 1 else {k: v.double() for k, v in m.items()}
+
+def _rows_times(mask: torch.Tensor, W: torch.Tensor, chunk: int = 1024) -> torch.Tensor:
+    "`mask @ W` for a boolean `mask`, in row chunks (float32 is exact for these integer counts; never a full float copy of `mask`)."
+    return torch.cat([mask[i:i + chunk].float() @ W for i in range(0, len(mask), chunk)])
+
+def knn_balls(real, fake, k_pr: int = 3, k_dc: int = 5, chunk: int = 2048) -> KnnBalls:
+    "The `KnnBalls` of `real` and `fake` feature sets (three chunked passes; the real radii of both k from one sort)."
+    r = _sq_radii(real, (k_pr, k_dc), chunk)   # squared radii: no square root anywhere (it is monotone)
+    r_fake = _sq_radii(fake, (k_pr,), chunk)[k_pr]
+    precise, covers, recalled = [], [], []
+    for i in range(0, len(real), chunk):
+        d = _sqdist(real[i:i + chunk], fake)   # [c, Nf]
+        covers.append(d < r[k_dc][i:i + chunk, None]); recalled.append(d <= r_fake[None])
+        precise.append((d <= r[k_pr][i:i + chunk, None]).any(0))
+    return KnnBalls(torch.stack(precise).any(0), torch.cat(covers), torch.cat(recalled), k_dc)
+
+def precision_recall(real, fake, k: int = 3, chunk: int = 2048) -> dict:
     "Improved precision and recall (Kynkäänniemi et al. 2019): k-NN balls, membership with <=."
-    p, _ = _ball_stats(fake, real, knn_radii(real, k, chunk), strict=False, chunk=chunk)
-    r, _ = _ball_stats(real, fake, knn_radii(fake, k, chunk), strict=False, chunk=chunk)
-    return {"precision": p.double().mean().item(), "recall": r.double().mean().item()}
+    m = knn_balls(real, fake, k, k, chunk).metrics()
+    return {"precision": m["precision"], "recall": m["recall"]}
 
-def density_coverage(real, fake, k: int = 5, chunk: int = 1024) -> dict:
+def density_coverage(real, fake, k: int = 5, chunk: int = 2048) -> dict:
     "Density and coverage (Naeem et al. 2020): k-NN balls of the real set, strict <."
-    radii = knn_radii(real, k, chunk)
-    _, counts = _ball_stats(fake, real, radii, strict=True, chunk=chunk)
-    nearest_fake = torch.cat([_cdist(real[i:i + chunk], fake).min(1).values for i in range(0, len(real), chunk)])
-    return {"density": counts.double().sum().item() / (k * len(fake)), "coverage": (nearest_fake < radii).double().mean().item()}
+    m = knn_balls(real, fake, k, k, chunk).metrics()
+    return {"density": m["density"], "coverage": m["coverage"]}
 
-def memorization(samples, train, ratio: float = 1 / 3, chunk: int = 1024) -> dict:
-    "Share of samples closer to a training point than `ratio` x the median train-to-train nearest-neighbour distance."
+def _memorized_flags(samples, train, ratio: float, chunk: int = 2048):
     d_train = knn_radii(train, 1, chunk)
     d_samp = torch.cat([_cdist(samples[i:i + chunk], train).min(1).values for i in range(0, len(samples), chunk)])
-    thr = ratio * d_train.median()
-    return {"memorized": (d_samp < thr).double().mean().item(), "nn_distance_ratio": (d_samp.median() / d_train.median()).item(),
+    return d_samp < ratio * d_train.median(), d_samp, d_train
+
+def memorization(samples, train, ratio: float = 1 / 3, chunk: int = 2048) -> dict:
+    "Share of samples closer to a training point than `ratio` x the median train-to-train nearest-neighbour distance."
+    flags, d_samp, d_train = _memorized_flags(samples, train, ratio, chunk)
+    return {"memorized": flags.double().mean().item(), "nn_distance_ratio": (d_samp.median() / d_train.median()).item(),
             "memorization_ratio": ratio}
+
+# %% ../nbs/08_metrics.ipynb #315c54ca
+def bootstrap_intervals(balls: KnnBalls, real_feats, fake_feats, memorized: torch.Tensor | None = None, n: int = 200, level: float = 0.95,
+                        seed: int = 0) -> dict:
+    """Percentile intervals (`level`) of FID, precision, recall, density, coverage (and the memorised share) over `n`
+    bootstrap resamples of the generated set, the reference held fixed: each resample reweights the samples, so no
+    distance is recomputed (the k-NN balls of the generated samples keep the radii measured on the whole set; FID refits
+    the resampled features' mean and covariance). Returns `{'<metric>_lo', '<metric>_hi'}`."""
+    g = torch.Generator().manual_seed(seed)
+    nf = len(fake_feats)
+    idx = torch.randint(nf, (n, nf), generator=g)
+    W = torch.zeros(n, nf).scatter_add_(1, idx, torch.ones(n, nf))
+    vals = balls.metrics(W)
+    r = real_feats.double().numpy()
+    mu_r, cov_r, f = r.mean(0), np.cov(r, rowvar=False), fake_feats.double().numpy()
+    vals["fid"] = torch.tensor([frechet_distance(mu_r, cov_r, f[i].mean(0), np.cov(f[i], rowvar=False)) for i in idx.numpy()])
+    if memorized is not None: vals["memorized"] = (W.double() @ memorized.double()) / nf
+    q = torch.tensor([(1 - level) / 2, 1 - (1 - level) / 2], dtype=torch.float64)
+    out = {}
+    for k, v in vals.items():
+        lo, hi = torch.quantile(v.double(), q).tolist()
+        out |= {f"{k}_lo": lo, f"{k}_hi": hi}
+    return out
 
 # %% ../nbs/08_metrics.ipynb #a0557950
 class DigitClassifier(nn.Module):
@@ -204,10 +271,17 @@ def check_metric_sizes(n_real: int, n_fake: int, k_pr: int = 3, k_dc: int = 5) -
         log.warning("metrics on %d reference images and %d samples with k=%d/%d: k-NN radii from so few points are coarse; "
                     "precision, recall, density and coverage are noisy", n_real, n_fake, k_pr, k_dc)
 
-def compute_metrics(real_feats, fake_feats, train_pixels=None, fake_pixels=None, k_pr: int = 3, k_dc: int = 5, memorization_ratio: float = 1 / 3) -> dict:
-    "FID, precision/recall, density/coverage on features; memorisation on pixels (flattened images) when given."
+def compute_metrics(real_feats, fake_feats, train_pixels=None, fake_pixels=None, k_pr: int = 3, k_dc: int = 5, memorization_ratio: float = 1 / 3,
+                    bootstrap: int = 0, level: float = 0.95, seed: int = 0) -> dict:
+    """FID, precision/recall, density/coverage on features (one `knn_balls` pass); memorisation on pixels (flattened
+    images) when given; `bootstrap > 0`: `<metric>_lo`, `<metric>_hi`, the `level` percentile interval over that many
+    resamples of the generated set (`bootstrap_intervals`)."""
     check_metric_sizes(len(real_feats), len(fake_feats), k_pr, k_dc)
-    m = {"fid": fid(real_feats, fake_feats)} | precision_recall(real_feats, fake_feats, k_pr) | density_coverage(real_feats, fake_feats, k_dc)
+    balls = knn_balls(real_feats, fake_feats, k_pr, k_dc)
+    m, flags = {"fid": fid(real_feats, fake_feats)} | balls.metrics(), None
     if train_pixels is not None and fake_pixels is not None:
-        m |= memorization(fake_pixels.flatten(1).float(), train_pixels.flatten(1).float(), memorization_ratio)
+        flags, d_samp, d_train = _memorized_flags(fake_pixels.flatten(1).float(), train_pixels.flatten(1).float(), memorization_ratio)
+        m |= {"memorized": flags.double().mean().item(), "nn_distance_ratio": (d_samp.median() / d_train.median()).item(),
+              "memorization_ratio": memorization_ratio}
+    if bootstrap: m |= bootstrap_intervals(balls, real_feats, fake_feats, flags, bootstrap, level, seed)
     return m
