@@ -250,7 +250,8 @@ def _copy(src, dst):
     if dst.is_dir(): shutil.rmtree(dst)
     elif dst.exists(): dst.unlink()
     dst.parent.mkdir(parents=True, exist_ok=True)
-    (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+    # copies get a new mtime: DVC's state cache (inode, mtime, size) must not take a restored file for the one it replaced
+    shutil.copytree(src, dst, copy_function=shutil.copy) if src.is_dir() else shutil.copy(src, dst)
 
 
 def test_train_stage_resumes_after_kill_with_identical_weights(repro_project, tmp_path):

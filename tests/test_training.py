@@ -45,7 +45,7 @@ def test_autoencoder_resumes_bit_identically(digits, tmp_path):
     from refine_lib.training import short_loop
     def train(d, stop):
         ae = build_autoencoder(EncodeConfig(), 1, 16, seed=0)   # the default architecture (a tinier one is slower on CPU)
-        return [ae], train_autoencoder(ae, digits[0], short_loop(STEPS, 16, 2e-3, **FAST), d, seed=1, stop_after=stop, progress=False)
+        return [ae], train_autoencoder(ae, digits[0], short_loop(STEPS, 16, 2e-3, **FAST), d, seed=1, stop_after=stop, progress=False)["history"]
     resumed_equals_uninterrupted(train, tmp_path)
 
 
