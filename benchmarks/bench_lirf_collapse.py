@@ -13,7 +13,8 @@ encode and features outputs. Not a test: it measures where the default few-shot 
 import argparse, json, tempfile, time
 from pathlib import Path
 import torch
-from refine_lib import autoencoder as A, config, data as D, evaluation as E, lirf as L, metrics as M
+from pipeline_outputs import load_pipeline_outputs
+from refine_lib import evaluation as E, lirf as L
 from refine_lib.geometry import to_flow_space
 from refine_lib.paths import get_path
 from refine_lib.sit import SiTSpec, build_sit
@@ -28,11 +29,7 @@ if __name__ == "__main__":
     ap.add_argument("--batch-size", type=int, default=64); ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/lirf_collapse.json")
     a = ap.parse_args()
-    p = config.load_params()
-    ds = D.load_dataset(p.data)
-    ref = E.make_reference(ds, M.load_feature_extractor(p.features, "outputs/features"))
-    ae = A.load_pretrained_autoencoder("outputs/encode/autoencoder", channels=p.data.channels)
-    z, labels, stats = D.load_latents("outputs/encode/latents_train.safetensors")
+    p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
     idx = L.few_shot_indices(labels, a.few_shot, seed=a.seed, total=len(z))
     zn, few_images = to_flow_space(z, stats, "vanilla")[idx], ds["train"].images[idx]
     spec = SiTSpec(size=a.model, patch_size=1, input_size=z.shape[-1], in_channels=z.shape[1])

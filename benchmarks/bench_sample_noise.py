@@ -13,7 +13,8 @@ Not a test.
 import argparse, json
 from pathlib import Path
 import numpy as np
-from refine_lib import autoencoder as A, config, data as D, evaluation as E, metrics as M
+from pipeline_outputs import load_pipeline_outputs
+from refine_lib import evaluation as E, metrics as M
 
 KEYS = ("fid", "precision", "recall", "density", "coverage")
 
@@ -22,11 +23,7 @@ if __name__ == "__main__":
     ap.add_argument("--row", default="vanilla-linear"); ap.add_argument("--draws", type=int, default=8)
     ap.add_argument("--out", default="benchmarks/results/sample_noise.json")
     a = ap.parse_args()
-    p = config.load_params()
-    ds = D.load_dataset(p.data)
-    ref = E.make_reference(ds, M.load_feature_extractor(p.features, "outputs/features"))
-    ae = A.load_pretrained_autoencoder("outputs/encode/autoencoder", channels=p.data.channels)
-    _, _, stats = D.load_latents("outputs/encode/latents_train.safetensors")
+    p, ds, ref, ae, _, _, stats = load_pipeline_outputs()
     model, info = E.load_trained(Path("outputs/train") / a.row)
     n = ref.budget(p.sample.num_samples)
     draws = []
