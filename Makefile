@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation seeds
 
 all: test
 
@@ -37,7 +37,20 @@ repro: data
 # beside the full-data and small models, as one DVC experiment: 15 trainings more than the default slice
 # (about 35 min more on 2 CPU cores; run it on a GPU machine). Results: dvc exp show; reports/evaluate-stability/reduced_data.md
 stability-grid: data
-	dvc exp run -n stability-grid -S "rows.reduced=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(m for m in p.methods if m.startswith("subset-")))')]"
+	dvc exp run -n stability-grid -S "rows.reduced=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(m for m in p.methods if m.startswith("subset-") and "-seed" not in m))')]"
+
+# the rest of the spherical-flow-matching ablation (path x geometry: vanilla-shell and spherical-linear, one seed each)
+# beside the default rows, as one DVC experiment: 2 trainings more. Results: reports/evaluate-spherical/ablation.md
+spherical-ablation: data
+	dvc exp run -n spherical-ablation -S "rows.train=[$$($(PY) -c 'from refine_lib.config import load_params; print(",".join(load_params().rows.train + ["vanilla-shell", "spherical-linear"]))')]"
+
+# the papers' claims over 3 training seeds: the default rows with the replicates <row>-seed<k> of the claims' rows
+# (methods in params.yaml) and every LIRF run with seeds 0, 1, 2, as one DVC experiment (about 50 min more on 2 CPU
+# cores). The tables then show the mean and t-interval over the seeds and judge each claim; results: dvc exp show,
+# reports/evaluate/table.md
+seeds: data
+	dvc exp run -n seeds $$($(PY) -c 'from refine_lib.config import load_params, with_replicates, REPLICATE_SEEDS; p = load_params(); \
+	  print(f"-S rows.train=[{chr(44).join(with_replicates(p.rows.train))}] -S rows.reduced=[{chr(44).join(with_replicates(p.rows.reduced))}] -S lirf.seeds=[{chr(44).join(map(str, (0, *REPLICATE_SEEDS)))}]")')
 
 nbtest: venv
 	nbdev-test --n-workers 2

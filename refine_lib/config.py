@@ -6,18 +6,19 @@ Docs: https://refine-lab.github.io/refine-lab/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #bdbaa369
 from __future__ import annotations
-import dataclasses, difflib, types, typing
+import dataclasses, difflib, re, types, typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 import yaml
 
 # %% auto #0
-__all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'PATH_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'GEOMETRIES',
-           'SAMPLER_CHOICES', 'TEACHERS', 'DEFAULT_LIRF_RUNS', 'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'ParamsError',
-           'Registry', 'knob', 'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'TrainConfig', 'MethodConfig',
-           'DecoderConfig', 'RowsConfig', 'SampleConfig', 'ScoreConfig', 'CoarseToFineConfig', 'ScoresConfig',
-           'SemanticConfig', 'LirfRunConfig', 'LirfConfig', 'Params', 'from_dict', 'load_params', 'to_dict',
-           'stage_parameters', 'section', 'method_section', 'imported_modules', 'stage_modules', 'code_fingerprint']
+__all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'PATH_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'REPLICATED',
+           'REPLICATE_SEEDS', 'DEFAULT_ROWS', 'GEOMETRIES', 'SAMPLER_CHOICES', 'TEACHERS', 'DEFAULT_LIRF_RUNS',
+           'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'ParamsError', 'Registry', 'knob', 'DataConfig', 'EncodeConfig',
+           'FeaturesConfig', 'with_replicates', 'TrainConfig', 'MethodConfig', 'DecoderConfig', 'RowsConfig',
+           'SampleConfig', 'ScoreConfig', 'CoarseToFineConfig', 'ScoresConfig', 'SemanticConfig', 'LirfRunConfig',
+           'LirfConfig', 'Params', 'from_dict', 'load_params', 'to_dict', 'stage_parameters', 'section',
+           'method_section', 'imported_modules', 'stage_modules', 'code_fingerprint']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
 class ParamsError(ValueError):
@@ -112,23 +113,35 @@ DEFAULT_METHODS = {"vanilla-linear": {}, "vanilla-shell": {"path": "shell"}, "sp
                    "subset-loss-50": {"subset": "loss", "keep_fraction": 0.5},
                    "subset-random-50": {"subset": "random", "keep_fraction": 0.5},
                    "micro-linear": {"model": "micro"}}
+#: the rows the papers' claims rest on, and the extra training seeds of the `make seeds` preset (replicates `<row>-seed<k>`)
+REPLICATED, REPLICATE_SEEDS = ("vanilla-linear", "spherical-slerp", "subset-loss-50", "subset-random-50"), (1, 2)
+DEFAULT_METHODS |= {f"{m}-seed{k}": {**DEFAULT_METHODS[m], "seed": k} for m in REPLICATED for k in REPLICATE_SEEDS}
+#: the default rows (one seed each: converged models first, 45 minutes on 2 CPU cores): the claims' rows and the small
+#: coarse-to-fine model; `make seeds` adds the replicates, `make spherical-ablation` vanilla-shell and spherical-linear
+DEFAULT_ROWS = {"train": ["vanilla-linear", "spherical-slerp", "micro-linear"], "reduced": ["subset-loss-50", "subset-random-50"]}
+
+def with_replicates(rows: list) -> list:
+    "`rows`, each of `REPLICATED` followed by its replicates (the `make seeds` preset's rows)."
+    return [r for m in rows for r in [m] + ([f"{m}-seed{k}" for k in REPLICATE_SEEDS] if m in REPLICATED else [])]
 
 @dataclass(frozen=True)
 class TrainConfig:
     "Shared settings of every flow model in the train matrix."
     model: str = knob("tiny", choices=SIT_SIZE_NAMES, doc="SiT size by name (refine_lib.sit.SIT_SIZES)")
-    patch_size: int = knob(1, ge=1)
+    patch_size: int = knob(2, ge=1, doc="2: 2x2 patches of the 4x4 latents, 4 tokens (the recipe sweep, benchmarks/bench_recipe.py: better FID per second than 1)")
     class_conditional: bool = knob(False, doc="condition on labels (with classifier-free guidance dropout)")
     class_dropout: float = knob(0.1, ge=0.0, lt=1.0)
-    steps: int = knob(1500, ge=1)
-    batch_size: int = knob(64, ge=1)
-    lr: float = knob(1e-3, gt=0.0, le=1.0)
+    steps: int = knob(6000, ge=1, doc="the recipe sweep (benchmarks/bench_recipe.py): the baseline FID is flat from 4000 on")
+    batch_size: int = knob(128, ge=1)
+    lr: float = knob(4e-3, gt=0.0, le=1.0)
     weight_decay: float = knob(0.0, ge=0.0)
     warmup_steps: int = knob(100, ge=0)
+    schedule: str = knob("constant", choices=("constant", "cosine"), doc="learning rate after warm-up; constant: every EMA snapshot is the model a shorter run would give")
+    timesteps: str = knob("logit-normal", choices=("uniform", "logit-normal"), doc="how training draws t (refine_lib.training.sample_timesteps)")
     ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
     grad_clip: float = knob(1.0, ge=0.0, doc="0: no clipping")
-    checkpoint_every: int = knob(250, ge=1)
-    snapshot_every: int = knob(500, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
+    checkpoint_every: int = knob(500, ge=1)
+    snapshot_every: int = knob(1500, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
     log_every: int = knob(25, ge=1)
     processes: int = knob(1, ge=1, doc="training processes per row: N GPUs when there are, else N CPU processes (gloo); batch_size is per process")
 
@@ -146,6 +159,7 @@ class MethodConfig:
     keep_fraction: float = knob(1.0, gt=0.0, le=1.0, doc="share of the training split that `subset` keeps")
     keep: str = knob("highest", choices=("highest", "lowest"), doc="keep the highest or lowest scores; clustering: highest = nearest the cluster centre")
     balanced: bool = knob(False, doc="clustering: the same number from every cluster instead of the same share")
+    seed: int = knob(0, ge=0, doc="added to the global seed (init, batches, samples): row `<name>-seed<k>` replicates row `<name>` with seed k")
 
     def __post_init__(self):
         # the slerp path lives on the sphere: vanilla latents would be silently projected
@@ -179,9 +193,8 @@ class DecoderConfig:
 @dataclass(frozen=True)
 class RowsConfig:
     "Which rows of `methods` the pipeline trains and scores: `dvc.yaml`'s matrices read these lists."
-    train: list[str] = knob([m for m, kw in DEFAULT_METHODS.items() if "subset" not in kw],
-                            doc="train@ and sample@: rows trained on the whole training split")
-    reduced: list[str] = knob([m for m, kw in DEFAULT_METHODS.items() if "subset" in kw],
+    train: list[str] = knob(DEFAULT_ROWS["train"], doc="train@ and sample@: rows trained on the whole training split")
+    reduced: list[str] = knob(DEFAULT_ROWS["reduced"],
                               doc="train-subset@: reduced-data rows (subsets chosen by the scores stage), sampled by evaluate-stability")
 
 @dataclass(frozen=True)
@@ -192,6 +205,7 @@ class SampleConfig:
     cfg_scale: float = knob(1.0, ge=0.0, doc="classifier-free guidance scale (class-conditional models)")
     num_samples: int = knob(359, ge=0, doc="samples per row, whatever the size of the test split (0: as many as the test split)")
     snapshots: bool = knob(True, doc="also sample every EMA snapshot of training (FID against training steps)")
+    draws: int = knob(3, ge=1, doc="independent sample sets of each final model: its metrics are their mean, with a t-interval (sampling noise)")
 
     def sampler_for(self, path: str) -> str:
         "The sampler of a row on probability path `path`."
@@ -215,6 +229,9 @@ class CoarseToFineConfig:
     large: str = knob("vanilla-linear", doc="the row whose model integrates t >= t_split")
     t_splits: list[float] = knob([0.0, 0.3, 0.5, 0.7, 0.9, 1.0], ge=0.0, le=1.0, doc="the sweep (0: large alone, 1: small alone)")
     fid_tolerance: float = knob(0.05, ge=0.0, doc="best t_split: the fastest whose FID is at most (1 + this) x the large model's")
+    seam_t_split: float = knob(0.7, ge=0.0, lt=1.0, doc="train-seam: the small model trained for t < this with the seam loss (0: no seam model)")
+    seam_weight: float = knob(0.1, ge=0.0, doc="weight of the seam term (velocity gap to the large model at the seam)")
+    seam_invert_steps: int = knob(8, ge=1, doc="Euler steps of the large model's inversion from the data to the seam")
 
 @dataclass(frozen=True)
 class ScoresConfig:
@@ -260,20 +277,22 @@ class LirfRunConfig:
     latents: str = knob("plain", choices=("plain", "semantic"), doc="plain: the encode stage's latents; semantic: the semantic stage's")
     lirf: bool = knob(True, doc="false: the plain SiT baseline (same init, data and steps, no densification)")
 
+
 DEFAULT_LIRF_RUNS = {"baseline": {"lirf": False}, "lirf-semantic": {"latents": "semantic"}, "lirf-plain": {}}
+
 
 @dataclass(frozen=True)
 class LirfConfig:
     "The `refine-lirf` stage: few-shot training with and without LIRF's generate-correct-admit loop (refine_lib.lirf)."
-    few_shot: int = knob(100, ge=2, doc="training images of the few-shot subset (class-balanced, seeded)")
-    model: str = knob("micro", choices=SIT_SIZE_NAMES, doc="SiT size of every run")
-    steps: int = knob(1000, ge=1, doc="training steps of every run (the same budget with and without LIRF)")
+    few_shot: int = knob(10, ge=2, doc="training images of the few-shot subset (class-balanced, seeded)")
+    model: str = knob("tiny", choices=SIT_SIZE_NAMES, doc="SiT size of every run")
+    steps: int = knob(3000, ge=1, doc="training steps of every run (the same budget with and without LIRF)")
     batch_size: int = knob(64, ge=1)
     lr: float = knob(1e-3, gt=0.0, le=1.0)
     warmup_steps: int = knob(100, ge=0)
     ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
     grad_clip: float = knob(1.0, ge=0.0)
-    interval: int = knob(200, ge=1, doc="Delta: a refinement round every this many steps (rounds at Delta, 2 Delta, ... < steps)")
+    interval: int = knob(500, ge=1, doc="Delta: a refinement round every this many steps (rounds at Delta, 2 Delta, ... < steps)")
     candidates: int = knob(100, ge=1, doc="candidates drawn from the EMA model per round")
     k: int = knob(3, ge=1, doc="neighbours of the reference point (cosine top-k in the bank)")
     lambda_start: float = knob(0.8, ge=0.0, le=1.0, doc="correction strength of the first round ...")
@@ -282,6 +301,7 @@ class LirfConfig:
     sampling_steps: int = knob(25, ge=1, doc="Euler steps of candidate generation")
     runs: dict[str, LirfRunConfig] = field(default_factory=lambda: {m: LirfRunConfig(**kw) for m, kw in DEFAULT_LIRF_RUNS.items()},
                                              metadata={"doc": "the runs compared in the few-shot table"})
+    seeds: list[int] = knob([0], ge=0, doc="training seeds of every run (added to the global seed; not the few-shot images): run `<run>-seed<k>` for k > 0 (`make seeds`: [0, 1, 2])")
 
     def __post_init__(self):
         if self.interval >= self.steps:
@@ -322,6 +342,15 @@ class Params:
                 if key.startswith("coarse_to_fine") and m not in self.rows.train:
                     raise ParamsError(f"{key}: '{m}' is not in rows.train (only those are trained on the whole split)")
         if not self.rows.train: raise ParamsError("rows.train: at least one row is needed")
+        for m, cfg in self.methods.items():   # a replicate differs from its row in the seed alone, so the tables may average them
+            rep = re.match(r"^(.+)-seed(\d+)$", m)
+            if rep is None and cfg.seed: raise ParamsError(f"methods.{m}.seed: {cfg.seed}: only a replicate row '<row>-seed<k>' has a seed (k)")
+            if rep is None: continue
+            base, k = rep[1], int(rep[2])
+            if cfg.seed != k: raise ParamsError(f"methods.{m}.seed: {cfg.seed}, but the name says seed {k}")
+            if base not in self.methods: raise ParamsError(f"methods.{m}: replicates '{base}', which is not a key of methods")
+            if (diff := [f.name for f in fields(cfg) if f.name != "seed" and getattr(cfg, f.name) != getattr(self.methods[base], f.name)]):
+                raise ParamsError(f"methods.{m}: a replicate of '{base}' may differ in seed only, not in {', '.join(diff)}")
         if c2f.small:   # the two velocity fields are mixed along one path: same path, geometry, latent space
             a, b = self.methods[c2f.small], self.methods[c2f.large]
             if (a.path, a.geometry) != (b.path, b.geometry):
@@ -344,13 +373,14 @@ STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   # stability of latent flow matching
                   "scores": ("seed", "data", "features", "scores", "methods", "rows.reduced"),
                   "train-subset": ("seed", "train", "methods.{method}"),
+                  "train-seam": ("seed", "train", "coarse_to_fine"),
                   "evaluate-stability": ("seed", "data", "features", "sample", "score", "coarse_to_fine", "rows"),
                   # LIRF
                   "semantic": ("seed", "data", "semantic"),
                   "refine-lirf": ("seed", "lirf"),
                   "evaluate-lirf": ("seed", "data", "features", "sample", "score"),
                   # the merge of every stage's rows
-                  "evaluate": ("rows",)}
+                  "evaluate": ("rows", "score")}
 #: stages that run another stage's notebook (and write where it writes)
 STAGE_NOTEBOOKS = {"train-subset": "train"}
 

@@ -6,7 +6,7 @@ Docs: https://refine-lab.github.io/refine-lab/evaluation.html.md"""
 
 # %% ../nbs/08a_evaluation.ipynb #8a951396
 from __future__ import annotations
-import json, math, time
+import json, math, re, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import torch
@@ -20,10 +20,13 @@ from .sit import SiTSpec, build_sit
 from .training import CheckpointError, load_weights
 
 # %% auto #0
-__all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'SampleSet', 'save_sample_set', 'load_sample_set', 'draw_samples', 'decode_samples',
-           'load_trained', 'sample_row', 'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'score_samples',
+__all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'REPLICATE', 'VERDICTS', 'CLAIM_COLUMNS', 'PLATEAU_GAIN', 'SampleSet',
+           'save_sample_set', 'load_sample_set', 'draw_samples', 'decode_samples', 'load_trained', 'sample_row',
+           'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'mean_interval', 'score_samples',
            'score_sets', 'gaussian_latents', 'fmt', 'with_interval', 'render_table', 'check_metrics', 'write_rows',
-           'merge_rows', 'group_table', 'table_caption', 'plot_training_curves', 'plot_sample_grids']
+           'merge_rows', 'merge_claims', 'group_table', 'table_caption', 'plot_training_curves', 'replicate_of',
+           'summarise_replicates', 'compare_experiments', 'Claim', 'judge_claims', 'last_doubling_gain',
+           'plot_fid_curves', 'plot_sample_grids']
 
 # %% ../nbs/08a_evaluation.ipynb #5487c448
 @dataclass
@@ -82,19 +85,25 @@ def _record(name: str, info: dict, res, decoder: str, seed: int, step: int, seco
 
 def sample_row(name: str, model_dir, cfg, n: int, decoder, stats, decoder_name: str, seed: int = 0, labels=None) -> dict:
     """Draw `n` samples from the trained model in `model_dir` (and from each EMA snapshot when `cfg.snapshots`), decode
-    them with `decoder`; returns `{step: SampleSet}`, the final model last."""
+    them with `decoder`; returns `{step: SampleSet}`, the final model last. The final model draws `cfg.draws`
+    independent sets of `n` (noise seeds `seed + 1000 d`), kept as one set of `draws x n` whose record says `draws`:
+    `score_sets` scores each and reports their mean and interval. A replicate row (`<row>-seed<k>`, method seed k)
+    draws with `seed + k`: its samples are independent of the other replicates' too."""
     model_dir = Path(model_dir)
     model, info = load_trained(model_dir)
+    seed = seed + int(info.get("replicate_seed", 0))
     steps = sorted(int(s) for s in info.get("snapshots", {}) if int(s) < info["steps"]) if cfg.snapshots else []
     final = {k: v.clone() for k, v in model.state_dict().items()}
     sets = {}
     for step in steps + [info["steps"]]:
         model.load_state_dict(final if step == info["steps"] else load_weights(model_dir / info["snapshots"][str(step)]))
+        draws = cfg.draws if step == info["steps"] else 1
         t0 = time.perf_counter()
-        res = draw_samples(model, info, cfg, n, seed, labels)
-        seconds = time.perf_counter() - t0
-        images = decode_samples(decoder, res.x, stats, info.get("geometry", "vanilla"))
-        sets[step] = SampleSet(images, _record(name, info, res, decoder_name, seed, step, seconds), res.x)
+        res = [draw_samples(model, info, cfg, n, seed + 1000 * d, labels) for d in range(draws)]
+        seconds = (time.perf_counter() - t0) / draws
+        x = torch.cat([r.x for r in res])
+        images = decode_samples(decoder, x, stats, info.get("geometry", "vanilla"))
+        sets[step] = SampleSet(images, _record(name, info, res[0], decoder_name, seed, step, seconds) | {"draws": draws}, x)
     return sets
 
 # %% ../nbs/08a_evaluation.ipynb #3c51d62a
@@ -132,6 +141,17 @@ def make_reference(ds: dict, extractor) -> Reference:
     desc = f"the {len(test)} training images (a few-shot set: no test split)" if is_few_shot(ds) else f"the {len(test)} test images"
     return Reference(extractor(test.images), extractor, train.images, desc, test.labels)
 
+# %% ../nbs/08a_evaluation.ipynb #ac462fe4
+def mean_interval(values, level: float = 0.95) -> dict:
+    "`{'mean', 'sd', 'lo', 'hi', 'n'}` of `values`: the sample sd and the Student-t interval of the mean (fewer than 2 values: no sd, no interval)."
+    from scipy import stats
+    v = [float(x) for x in values]
+    n, mean = len(v), sum(v) / len(v)
+    if n < 2: return {"mean": mean, "sd": None, "lo": None, "hi": None, "n": n}
+    sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (n - 1))
+    h = float(stats.t.ppf(0.5 + level / 2, n - 1)) * sd / math.sqrt(n)
+    return {"mean": mean, "sd": sd, "lo": mean - h, "hi": mean + h, "n": n}
+
 # %% ../nbs/08a_evaluation.ipynb #115d7d8e
 METRIC_KEYS = ("fid", "precision", "recall", "density", "coverage", "memorized")
 
@@ -145,9 +165,18 @@ def score_samples(images: torch.Tensor, ref: Reference, cfg, train_pixels=None, 
     return {**m, "extractor": ref.name, "num_real": len(ref.features)}
 
 def score_sets(sets: dict, ref: Reference, cfg, **kw) -> dict:
-    "The row of a `sample_row` result: the final set's record and scores, and `fid_by_step` over every step drawn."
+    """The row of a `sample_row` result: the final set's record and scores, and `fid_by_step` over every step drawn.
+    A final set of several draws (`record['draws']`) is scored draw by draw: each metric is their mean, with `<metric>_sd`
+    and the `cfg.confidence` t-interval of the mean (`<metric>_lo`, `<metric>_hi`)."""
     final = sets[max(sets)]
-    row = {**final.record, **score_samples(final.images, ref, cfg, **kw)}
+    draws = int(final.record.get("draws", 1))
+    parts = [score_samples(images, ref, cfg, **kw) for images in final.images.chunk(draws)]
+    row = {**final.record, **parts[0]}
+    if draws > 1:   # independent sets of the same model: the mean, and the t-interval of the mean (sampling noise only)
+        for k in METRIC_KEYS + ("nn_distance_ratio",):
+            if parts[0].get(k) is None: continue
+            s = mean_interval([p[k] for p in parts], cfg.confidence)
+            row |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"]}
     if len(sets) > 1: row["fid_by_step"] = {str(s): (row["fid"] if s == max(sets) else fid(ref.features, ref.extractor(ss.images))) for s, ss in sets.items()}
     return row
 
@@ -211,6 +240,16 @@ def merge_rows(files: dict) -> dict:
             out[group] |= rows.get("rows", rows)
     return out
 
+# %% ../nbs/08a_evaluation.ipynb #889025ab
+def merge_claims(files: dict) -> dict:
+    "`{stage: metrics file}` -> `{claim: row + stage}`: the judged claims (`judge_claims`) each paper's stage wrote beside its rows."
+    out = {}
+    for stage, f in files.items():
+        f = Path(f)
+        if not f.exists(): raise FileNotFoundError(f"{f}: the claims of '{stage}' are missing (run its stage)")
+        out |= {name: {**c, "stage": stage} for name, c in json.loads(f.read_text()).get("claims", {}).items()}
+    return out
+
 # %% ../nbs/08a_evaluation.ipynb #34b6ec7a
 def group_table(groups: dict) -> dict:
     "`{group: {row: values}}` -> `{row: values + group}`; a row name met twice is prefixed with its group."
@@ -236,6 +275,116 @@ def plot_training_curves(files: dict):
         if Path(f).exists():
             h = json.loads(Path(f).read_text()); ax.plot([x["step"] for x in h], [x["loss"] for x in h], lw=0.8, label=name)
     ax.set_yscale("log"); ax.set_xlabel("step"); ax.set_ylabel("flow-matching loss"); ax.legend(fontsize=7); ax.set_title("training curves")
+    return fig
+
+# %% ../nbs/08a_evaluation.ipynb #b94401cb
+REPLICATE = re.compile(r"-seed\d+(?=$| )")
+
+def replicate_of(name: str) -> str:
+    """The experiment a row replicates: `vanilla-linear-seed2` -> `vanilla-linear`, also inside a longer row name
+    (`vanilla-linear-seed2 + vanilla decoder` -> `vanilla-linear + vanilla decoder`); any other name is its own experiment."""
+    return REPLICATE.sub("", name)
+
+# %% ../nbs/08a_evaluation.ipynb #bc9922dd
+def summarise_replicates(rows: dict, keys=METRIC_KEYS, level: float = 0.95, group_of=replicate_of) -> dict:
+    """`{row: values}` -> `{experiment: values}`, in order of first appearance: the rows `group_of` maps to one experiment
+    become one row. Each of `keys` is the mean over the replicates, with `<key>_sd` and the `level` t-interval of the
+    mean (`<key>_lo`, `<key>_hi`: the table shows it); `replicates` counts them and `rows` names them. Other fields are
+    those of the first replicate. A lone row keeps its values (and any interval it was scored with) and gets `replicates` 1."""
+    groups = {}
+    for name, r in rows.items(): groups.setdefault(group_of(name), []).append((name, r))
+    out = {}
+    for g, members in groups.items():
+        first = dict(members[0][1])
+        if len(members) == 1: out[g] = first | {"replicates": 1, "rows": members[0][0]}; continue
+        for k in keys:
+            vals = [r[k] for _, r in members if r.get(k) is not None]
+            if len(vals) != len(members): first.pop(k, None); continue
+            s = mean_interval(vals, level)
+            first |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"]}
+        out[g] = first | {"replicates": len(members), "rows": ", ".join(n for n, _ in members)}
+    return out
+
+# %% ../nbs/08a_evaluation.ipynb #db69d29a
+VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
+
+def compare_experiments(a, b, lower_is_better: bool = True, level: float = 0.95, margin: float = 0.05) -> dict:
+    """The claim 'experiment `a` beats `b`' on one metric, from the per-replicate values `a` and `b`: `diff` = mean(a) -
+    mean(b), its Welch `level` interval (`diff_lo`, `diff_hi`), and the `verdict` (one of `VERDICTS`)."""
+    from scipy import stats
+    sa, sb = mean_interval(a, level), mean_interval(b, level)
+    out = {"mean_a": sa["mean"], "mean_b": sb["mean"], "n_a": sa["n"], "n_b": sb["n"], "diff": sa["mean"] - sb["mean"],
+           "diff_lo": None, "diff_hi": None, "verdict": "inconclusive"}
+    if sa["n"] < 2 or sb["n"] < 2: return out
+    va, vb = sa["sd"] ** 2 / sa["n"], sb["sd"] ** 2 / sb["n"]
+    se = math.sqrt(va + vb)
+    df = (va + vb) ** 2 / ((va ** 2 / (sa["n"] - 1) if va else 0) + (vb ** 2 / (sb["n"] - 1) if vb else 0)) if se else 1.0
+    h = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    lo, hi, tol = out["diff"] - h, out["diff"] + h, margin * abs(sb["mean"])
+    better = (hi < 0) if lower_is_better else (lo > 0)
+    worse = (lo > 0) if lower_is_better else (hi < 0)
+    verdict = "reproduced" if better else "contradicted" if worse else "no effect" if (-tol <= lo and hi <= tol) else "inconclusive"
+    return out | {"diff_lo": lo, "diff_hi": hi, "verdict": verdict}
+
+# %% ../nbs/08a_evaluation.ipynb #a401aed0
+@dataclass(frozen=True)
+class Claim:
+    "A paper's claim that experiment `a` beats (or, `not_worse`, is no worse than) experiment `b` on `metric`."
+    name: str
+    a: str
+    b: str
+    metric: str = "fid"
+    lower_is_better: bool = True
+    not_worse: bool = False
+    paper: str = ""   # what the paper reported
+
+def judge_claims(claims, rows: dict, level: float = 0.95, margin: float = 0.05, group_of=replicate_of) -> dict:
+    """`{claim name: row}` for the claims whose two experiments are among `rows` (`{row: values}`, replicates unfolded):
+    the means, the difference and its interval (`compare_experiments`), the replicates of each side, the `verdict`
+    (reproduced / not reproduced / inconclusive) and the raw `test` outcome."""
+    values = {}
+    for name, r in rows.items():
+        values.setdefault(group_of(name), []).append(r)
+    out = {}
+    for c in claims:
+        c = c if isinstance(c, Claim) else Claim(**c)   # a paper's module lists plain dicts: it need not import this one
+        if c.a not in values or c.b not in values: continue
+        va, vb = ([r[c.metric] for r in values[e] if r.get(c.metric) is not None] for e in (c.a, c.b))
+        if not va or not vb: continue
+        cmp = compare_experiments(va, vb, c.lower_is_better, level, margin)
+        holds = {"reproduced"} | ({"no effect"} if c.not_worse else set())
+        verdict = "reproduced" if cmp["verdict"] in holds else "inconclusive" if cmp["verdict"] == "inconclusive" else "not reproduced"
+        out[c.name] = {"a": c.a, "b": c.b, "metric": c.metric, **cmp, "test": cmp["verdict"], "verdict": verdict, "paper": c.paper}
+    return out
+
+#: the columns of a claims table
+CLAIM_COLUMNS = [("a", "a", "{}"), ("b", "b", "{}"), ("metric", "metric", "{}"), ("mean_a", "a (mean)", "{:.3f}"), ("mean_b", "b (mean)", "{:.3f}"),
+                 ("diff", "a - b", lambda r: fmt(r.get("diff")) + (f" [{fmt(r['diff_lo'])}, {fmt(r['diff_hi'])}]" if r.get("diff_lo") is not None else "")),
+                 ("n_a", "seeds a", "{}"), ("n_b", "seeds b", "{}"), ("test", "test", "{}"), ("verdict", "verdict", "{}"), ("paper", "paper", "{}")]
+
+# %% ../nbs/08a_evaluation.ipynb #292208b9
+def last_doubling_gain(fid_by_step: dict) -> float | None:
+    "FID(S/2) / FID(S) - 1 for the final step S of `{step: fid}` (None without a snapshot at S/2): what the last doubling of training bought."
+    if not fid_by_step: return None
+    steps = {int(s): v for s, v in fid_by_step.items()}
+    final = max(steps)
+    return steps[final // 2] / steps[final] - 1 if final // 2 in steps and final % 2 == 0 else None
+
+PLATEAU_GAIN = 0.05   # converged: the last doubling of training improved FID by less than this
+
+def plot_fid_curves(curves: dict, levels: dict | None = None, ylabel: str = "FID", title: str = "FID against training steps (EMA snapshots)"):
+    """FID against training steps, one colour per experiment: `{name: {step: fid}}`; replicates (`<row>-seed<k>`) share
+    their experiment's colour as thin lines; `levels`: `{label: value}` drawn as dashed lines. Returns the figure."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    colours = {}
+    for name, c in curves.items():
+        g = replicate_of(name)
+        first = g not in colours
+        colours.setdefault(g, f"C{len(colours)}")
+        ax.plot([int(s) for s in c], list(c.values()), marker="o", ms=3 if first else 2, lw=1.2 if first else 0.6, color=colours[g], label=g if first else None)
+    for i, (label, v) in enumerate((levels or {}).items()): ax.axhline(v, color="k", lw=0.6, ls=("--", ":", "-.")[i % 3], label=label)
+    ax.set_xlabel("training step"); ax.set_ylabel(ylabel); ax.legend(fontsize=7); ax.set_title(title, fontsize=9)
     return fig
 
 # %% ../nbs/08a_evaluation.ipynb #f0df3bf2

@@ -12,11 +12,12 @@ import torch
 import torch.nn as nn
 
 # %% auto #0
-__all__ = ['SCORE_NAMES', 'SCORES_INDEX', 'REDUCED_COLUMNS', 'COARSE_TO_FINE_COLUMNS', 'PAIR_COLUMNS', 'per_t_normalised_mean',
-           'loss_score', 'per_sample_sq_gradnorms', 'gradnorm_score', 'spherical_kmeans', 'clustering_keep',
-           'keep_per_cluster', 'random_score', 'kcenter_score', 'select_subset', 'compute_scores', 'subset_indices',
-           'full_data_counterpart', 'save_scores', 'load_scores', 'paired_cosine', 'best_t_split', 'spearman',
-           'criterion_agreement', 'reduced_data_rows', 'stability_pairs', 'coarse_to_fine_sweep', 'add_speedups',
+__all__ = ['SCORE_NAMES', 'SCORES_INDEX', 'REDUCED_COLUMNS', 'COARSE_TO_FINE_COLUMNS', 'PAIR_COLUMNS', 'CLAIMS',
+           'per_t_normalised_mean', 'loss_score', 'per_sample_sq_gradnorms', 'gradnorm_score', 'spherical_kmeans',
+           'clustering_keep', 'keep_per_cluster', 'random_score', 'kcenter_score', 'select_subset', 'compute_scores',
+           'subset_indices', 'full_data_counterpart', 'save_scores', 'load_scores', 'paired_cosine', 'best_t_split',
+           'spearman', 'criterion_agreement', 'reduced_data_rows', 'stability_pairs', 'coarse_to_fine_sweep',
+           'add_speedups', 'coarse_to_fine_rows', 'seam_states', 'seam_batches', 'seam_objective', 'train_seam',
            'plot_coarse_to_fine', 'plot_pairs']
 
 # %% ../nbs/11_stability.ipynb #fc92e7e3
@@ -291,6 +292,62 @@ def add_speedups(rows: list) -> list:
     for r in rows: r["speedup_vs_large"] = base["seconds_per_sample"] / r["seconds_per_sample"] if base else None
     return rows
 
+# %% ../nbs/11_stability.ipynb #bd1d6088
+def coarse_to_fine_rows(sweep: dict, decoder, stats, geometry: str, ref, cfg, **extra) -> list:
+    """One scored row per `t_split` of a `coarse_to_fine_sweep`: each model's calls, NFE, sampler, seconds per sample,
+    `extra` fields, and the scores (`refine_lib.evaluation.score_samples` against `ref`) of the decoded samples."""
+    from refine_lib.evaluation import decode_samples, score_samples
+    return [{"t_split": t, "small_calls": res.calls["small"], "large_calls": res.calls["large"], "nfe": res.nfe, "sampler": res.method, **extra,
+             "seconds_per_sample": sec, **score_samples(decode_samples(decoder, res.x, stats, geometry), ref, cfg)} for t, (res, sec) in sweep.items()]
+
+# %% ../nbs/11_stability.ipynb #e86fdac9
+@torch.no_grad()
+def seam_states(large, latents: torch.Tensor, t_split: float, steps: int = 8, batch_size: int = 512) -> torch.Tensor:
+    "The states at `t_split` on the large model's ODE through each of `latents` (integrated backwards from t = 1 with Euler)."
+    large.eval()
+    ts = torch.linspace(1.0, t_split, steps + 1).tolist()
+    out = []
+    for x in latents.float().split(batch_size):
+        for a, b in zip(ts[:-1], ts[1:]): x = x + (b - a) * large(x, torch.full((len(x),), a))
+        out.append(x)
+    return torch.cat(out)
+
+def seam_batches(latents: torch.Tensor, states: torch.Tensor, path, batch_size: int, t_split: float, timesteps: str = "uniform"):
+    "Flow-matching batches of the small model's part of the path (t drawn by `sample_timesteps`, scaled to [0, t_split)), each with the seam state of the same rows."
+    from refine_lib.training import sample_timesteps
+    latents = latents.float()
+    def draw(gen):
+        idx = torch.randint(len(latents), (min(batch_size, len(latents)),), generator=gen)
+        x1 = latents[idx]
+        x0 = torch.randn(x1.shape, generator=gen)
+        t = sample_timesteps(len(idx), gen, timesteps) * t_split
+        return {"target": path.sample(x0, x1, t), "t": t, "seam": states[idx]}
+    return draw
+
+def seam_objective(path, t_split: float, weight: float = 0.1):
+    "The small model's loss (`'model'`): flow matching on t < t_split plus `weight` x the velocity gap to the frozen `'large'` model at the seam states."
+    from refine_lib.training import Objective
+    def loss(b, ctx):
+        small, large = ctx.models["model"], ctx.models["large"]
+        fm = path.loss(small(b["target"].x_t, b["t"]).float(), b["target"]).mean()
+        ts = torch.full((len(b["seam"]),), t_split, device=b["seam"].device)
+        with torch.no_grad(): target = large(b["seam"], ts).float()
+        seam = (small(b["seam"], ts).float() - target).pow(2).flatten(1).mean(1).mean()
+        return {"loss": fm + weight * seam, "flow": fm.detach(), "seam": seam.detach()}
+    return Objective(loss, params=lambda models: models["model"].parameters())
+
+def train_seam(small, large, latents: torch.Tensor, path, cfg, ckpt_dir, t_split: float, weight: float = 0.1, invert_steps: int = 8,
+               seed: int = 0, settings: dict | None = None, timesteps: str = "uniform", **kw) -> dict:
+    """Train `small` with the seam loss against the frozen `large` (the project's loop, `refine_lib.training.fit`, with
+    an EMA of `small`). `kw` goes to `fit` (live_dir, on_mismatch, stop_after, progress). Returns fit's result."""
+    from refine_lib.training import fit
+    if path.name != "linear": raise ValueError(f"the seam loss inverts the large model with Euler on the linear path, not '{path.name}'")
+    large = large.requires_grad_(False)
+    states = seam_states(large, latents, t_split, invert_steps)
+    settings = {**(settings or {}), "seam": {"t_split": t_split, "weight": weight, "invert_steps": invert_steps, "timesteps": timesteps}}
+    return fit({"model": small, "large": large}, seam_objective(path, t_split, weight), seam_batches(latents, states, path, cfg.batch_size, t_split, timesteps),
+               cfg, ckpt_dir, seed=seed, settings=settings, ema=("model",), desc="train-seam", **kw)
+
 # %% ../nbs/11_stability.ipynb #ddd7bcd3
 def plot_coarse_to_fine(rows: list, tolerance: float = 0.05, ylabel: str = "FID", title: str = ""):
     "Quality against sampling time (labels: t_split), and FID and speed-up against t_split; returns the figure."
@@ -323,9 +380,16 @@ from .evaluation import METRIC_COLUMNS
 
 #: the columns of the stability paper's tables (refine_lib.evaluation.render_table)
 REDUCED_COLUMNS = [("criterion", "criterion", "{}"), ("keep_fraction", "fraction", "{:g}"), ("train_samples", "train samples", "{}"),
-                   *METRIC_COLUMNS[:5], ("fid_over_full_data", "FID / full data", "{:.3f}")]
+                   *METRIC_COLUMNS[:5], ("fid_over_full_data", "FID / full data", "{:.3f}"), ("replicates", "seeds", "{}")]
 COARSE_TO_FINE_COLUMNS = [("small_calls", "small NFE", "{}"), ("large_calls", "large NFE", "{}"), *METRIC_COLUMNS[:5],
                           ("seconds_per_sample", "ms/sample", lambda r: f"{r['seconds_per_sample'] * 1e3:.2f}"),
                           ("speedup_vs_large", "speed-up vs large", "{:.2f}x")]
 PAIR_COLUMNS = [("kind", "pair", "{}"), ("paired_mean", "paired cos", lambda r: f"{r['paired_mean']:.3f} ± {r['paired_std']:.3f}"),
                 ("shuffled_mean", "shuffled cos", lambda r: f"{r['shuffled_mean']:.3f} ± {r['shuffled_std']:.3f}")]
+
+#: the paper's claims, judged by `evaluate-stability` on the training seeds (`refine_lib.evaluation.judge_claims`)
+CLAIMS = [dict(name="pruning half the data by loss score keeps FID", a="subset-loss-50", b="vanilla-linear", not_worse=True,
+               paper="CelebA-HQ: pruning 50% keeps (slightly improves) FID"),
+          dict(name="the loss-score half beats a random half (FID)", a="subset-loss-50", b="subset-random-50",
+               paper="the scores' premise: better than random selection"),
+          dict(name="a random half keeps FID (control)", a="subset-random-50", b="vanilla-linear", not_worse=True, paper="")]

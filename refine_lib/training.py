@@ -17,11 +17,11 @@ from tqdm.auto import tqdm
 from .data import atomic_save_file, read_metadata
 
 # %% auto #0
-__all__ = ['log', 'SCHEDULES', 'CKPT_NAME', 'CKPT_FORMAT', 'TrainingDiverged', 'CheckpointError', 'LoopConfig', 'short_loop',
-           'Objective', 'StepContext', 'strip_compile_prefix', 'save_checkpoint', 'read_checkpoint', 'load_weights',
-           'tensor_digest', 'module_digest', 'lr_at', 'snapshot_path', 'list_snapshots', 'ema_decay_at',
-           'random_batches', 'launch', 'loop_settings', 'checkpoint_step', 'fit', 'flow_batches', 'flow_objective',
-           'flow_settings', 'train_flow']
+__all__ = ['log', 'SCHEDULES', 'CKPT_NAME', 'CKPT_FORMAT', 'TIMESTEPS', 'TrainingDiverged', 'CheckpointError', 'LoopConfig',
+           'short_loop', 'Objective', 'StepContext', 'strip_compile_prefix', 'save_checkpoint', 'read_checkpoint',
+           'load_weights', 'tensor_digest', 'module_digest', 'lr_at', 'snapshot_path', 'list_snapshots', 'ema_decay_at',
+           'random_batches', 'launch', 'loop_settings', 'checkpoint_step', 'fit', 'sample_timesteps', 'flow_batches',
+           'flow_objective', 'flow_settings', 'train_flow']
 
 # %% ../nbs/07_training.ipynb #e6a7cc8f
 log = logging.getLogger(__name__)
@@ -415,15 +415,27 @@ def fit(models, objectives, batches: Callable, cfg: LoopConfig, ckpt_dir, *, see
             "last_checkpoint": int(meta["step"]), "seconds": time.time() - t_start}
 
 # %% ../nbs/07_training.ipynb #4c748d42
-def flow_batches(latents: torch.Tensor, path: ProbabilityPath, batch_size: int, labels: torch.Tensor | None = None, prior=None):
-    "Batches of flow matching: data latents x1, noise x0 from `prior(shape, generator)` (default N(0, I)), t ~ U[0, 1], the path's (x_t, u_t)."
+TIMESTEPS = ("uniform", "logit-normal")
+
+def sample_timesteps(n: int, gen: torch.Generator, kind: str = "uniform") -> torch.Tensor:
+    """Training times t in (0, 1): `uniform`, or `logit-normal` (t = sigmoid(n), n ~ N(0, 1): SD3's choice, which spends
+    the steps on the middle of the path, where the velocity is hardest to predict)."""
+    if kind == "uniform": return torch.rand(n, generator=gen)
+    if kind == "logit-normal": return torch.sigmoid(torch.randn(n, generator=gen))
+    raise ValueError(f"timesteps {kind!r}: not one of {TIMESTEPS}")
+
+def flow_batches(latents: torch.Tensor, path: ProbabilityPath, batch_size: int, labels: torch.Tensor | None = None, prior=None,
+                 timesteps: str = "uniform"):
+    """Batches of flow matching: data latents x1, noise x0 from `prior(shape, generator)` (default N(0, I)), t from
+    `sample_timesteps(kind=timesteps)`, the path's (x_t, u_t)."""
+    if timesteps not in TIMESTEPS: raise ValueError(f"timesteps {timesteps!r}: not one of {TIMESTEPS}")
     latents = latents.float()
     prior = prior or (lambda shape, g: torch.randn(shape, generator=g))
     def draw(gen):
         idx = torch.randint(len(latents), (min(batch_size, len(latents)),), generator=gen)
         x1 = latents[idx]
         x0 = prior(x1.shape, gen)
-        t = torch.rand(len(idx), generator=gen)
+        t = sample_timesteps(len(idx), gen, timesteps)
         return {"target": path.sample(x0, x1, t), "t": t, "y": labels[idx] if labels is not None else None}
     return draw
 
@@ -442,10 +454,12 @@ def flow_settings(cfg: LoopConfig, seed: int = 0, settings: dict | None = None) 
 
 def train_flow(model: nn.Module, latents: torch.Tensor, path: ProbabilityPath, cfg: LoopConfig, ckpt_dir,
                labels: torch.Tensor | None = None, seed: int = 0, settings: dict | None = None, live_dir=None,
-               prior=None, stop_after: int | None = None, on_mismatch: str = "error", progress: bool = True) -> dict:
+               prior=None, stop_after: int | None = None, on_mismatch: str = "error", progress: bool = True,
+               timesteps: str = "uniform") -> dict:
     """`fit` of a velocity field `model` on `latents` `[N, ...]` (normalised) along `path`, with an EMA of its weights.
     Returns `{'model', 'ema', 'history', 'resumed_from', 'last_checkpoint', 'seconds'}`."""
-    res = fit({"model": model}, flow_objective(path), flow_batches(latents, path, cfg.batch_size, labels, prior), cfg, ckpt_dir,
+    if timesteps != "uniform": settings = {**(settings or {}), "timesteps": timesteps}   # a checkpoint of another t-sampling is another run
+    res = fit({"model": model}, flow_objective(path), flow_batches(latents, path, cfg.batch_size, labels, prior, timesteps), cfg, ckpt_dir,
               seed=seed, settings=settings, ema=("model",), live_dir=live_dir, stop_after=stop_after, on_mismatch=on_mismatch,
               progress=progress, desc="train", lr_key="train.lr")
     return {"model": res["models"]["model"], "ema": res["emas"]["model"],

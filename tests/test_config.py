@@ -41,7 +41,7 @@ def test_params_yaml_holds_the_library_defaults():
     ("seed: -1\n", "seed: -1 is out of range (must be >= 0)"),
     ("data: [1, 2]\n", "data: expected a mapping"),
     ("seed: 0\n  bad: indentation\n", "not valid YAML"),
-    ("lirf:\n  interval: 2000\n", "lirf: interval: 2000 must be smaller than steps (1000)"),
+    ("lirf:\n  interval: 4000\n", "lirf: interval: 4000 must be smaller than steps (3000)"),
     ("lirf:\n  runs:\n    x: {latents: semantc}\n", "lirf.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
     ("rows:\n  train: [vanilla-linear, subset-loss-50]\n", "rows.train: 'subset-loss-50' trains on a subset (loss): list it in rows.reduced"),
     ("rows:\n  train: [vanila-linear]\n", "did you mean 'vanilla-linear'?"),
@@ -83,7 +83,7 @@ def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
                                             f"{sorted(set(expected) - set(listed))}, extra {sorted(set(listed) - set(expected))}")
     # each paper's module is run by that paper's stages only
     runs = {paper: sorted(n for n, spec in stages.items() if f in spec["deps"]) for paper, f in PAPER_MODULES.items()}
-    assert runs == {"spherical": ["evaluate-spherical", "finetune-decoder"], "stability": ["evaluate-stability", "scores"],
+    assert runs == {"spherical": ["evaluate-spherical", "finetune-decoder"], "stability": ["evaluate-stability", "scores", "train-seam"],
                     "lirf": ["evaluate-lirf", "refine-lirf"], "semantic": ["semantic"]}, runs
 
 
