@@ -297,7 +297,8 @@ class LirfConfig:
     k: int = knob(3, ge=1, doc="neighbours of the reference point (cosine top-k in the bank)")
     lambda_start: float = knob(0.8, ge=0.0, le=1.0, doc="correction strength of the first round ...")
     lambda_end: float = knob(0.2, ge=0.0, le=1.0, doc="... annealed linearly to this in the last round")
-    tau: float = knob(2.5, gt=0.0, doc="admission: ||z - C(z)|| <= tau, absolute, in normalised latent units (see the lirf page)")
+    tau: float = knob(3.2, gt=0.0, doc="admission threshold, normalised latent units (benchmarks/bench_lirf_tau.py calibrates it; see the lirf page)")
+    admission: str = knob("per-lambda", choices=("absolute", "per-lambda"), doc="absolute (the paper): ||z - C(z)|| <= tau; per-lambda: <= lambda tau (the same distance to the manifold in every round)")
     sampling_steps: int = knob(25, ge=1, doc="Euler steps of candidate generation")
     runs: dict[str, LirfRunConfig] = field(default_factory=lambda: {m: LirfRunConfig(**kw) for m, kw in DEFAULT_LIRF_RUNS.items()},
                                              metadata={"doc": "the runs compared in the few-shot table"})

@@ -18,10 +18,10 @@ from .sampling import euler, generate
 from .training import CKPT_NAME, LoopConfig, checkpoint_step, flow_settings, train_flow
 
 # %% auto #0
-__all__ = ['log', 'BANK_NAME', 'ROUND_COLUMNS', 'FEW_SHOT_COLUMNS', 'CLAIMS', 'Correction', 'reference_points', 'correct',
-           'admit', 'lambda_schedule', 'refinement_steps', 'empirical_velocity', 'LIRFSchedule', 'refine_round',
-           'save_bank', 'load_bank', 'train_with_lirf', 'few_shot_indices', 'plot_bank_growth', 'plot_projection',
-           'plot_nearest_training']
+__all__ = ['log', 'ADMISSIONS', 'BANK_NAME', 'ROUND_COLUMNS', 'FEW_SHOT_COLUMNS', 'CLAIMS', 'Correction', 'reference_points',
+           'correct', 'admit', 'lambda_schedule', 'refinement_steps', 'empirical_velocity', 'LIRFSchedule',
+           'refine_round', 'save_bank', 'load_bank', 'train_with_lirf', 'few_shot_indices', 'plot_bank_growth',
+           'plot_projection', 'plot_nearest_training']
 
 # %% ../nbs/13_lirf.ipynb #f1d3b2a2
 log = logging.getLogger(__name__)
@@ -59,9 +59,16 @@ def correct(z: torch.Tensor, bank: torch.Tensor, lam: float, k: int = 3) -> Corr
     c = direction * ((1 - lam) * r + lam * rbar[:, None])
     return Correction(c.view_as(z).to(z.dtype), (u * rbar[:, None]).view_as(z).to(z.dtype), (zf - c).norm(dim=1), idx, w)
 
-def admit(corr: Correction, tau: float) -> torch.Tensor:
-    "The admission rule: a boolean mask of the candidates whose correction was at most `tau` (absolute, ||z - C(z)||_2 <= tau)."
-    return corr.delta <= tau
+ADMISSIONS = ("absolute", "per-lambda")
+
+def admit(corr: Correction, tau: float, lam: float = 1.0, rule: str = "absolute") -> torch.Tensor:
+    """The admission rule: a boolean mask of the candidates whose correction was small. `absolute` (the paper):
+    ||z - C(z)||_2 <= tau. `per-lambda`: ||z - C(z)||_2 <= lam * tau. The correction moves a candidate a share lam of
+    the way to its reference point, so ||z - C(z)|| / lam is (to first order) the candidate's distance to the manifold
+    of the bank whatever the round: one tau then means the same distance in every round, where an absolute tau admits
+    nothing while lambda is large and everything once it is small."""
+    if rule not in ADMISSIONS: raise ValueError(f"admission {rule!r}: not one of {ADMISSIONS}")
+    return corr.delta <= (tau * lam if rule == "per-lambda" else tau)
 
 def lambda_schedule(round_index: int, rounds: int, start: float = 0.8, end: float = 0.2) -> float:
     "Correction strength of round `round_index` (0-based) of `rounds`: linear from `start` (first) to `end` (last)."
@@ -95,6 +102,7 @@ class LIRFSchedule:
     lambda_end: float = 0.2
     tau: float = 1.0
     sampling_steps: int = 25
+    admission: str = "absolute"  # or "per-lambda" (`admit`)
 
 def refine_round(model, bank: torch.Tensor, lam: float, schedule: LIRFSchedule, seed: int = 0, prior=None) -> dict:
     "Generate, correct and admit once. Returns `{'admitted', 'candidates', 'correction', 'mask', 'log'}`."
@@ -103,10 +111,12 @@ def refine_round(model, bank: torch.Tensor, lam: float, schedule: LIRFSchedule, 
     cand = generate(model, schedule.candidates, tuple(bank.shape[1:]), seed=seed, method="euler", steps=schedule.sampling_steps, prior=prior).x
     model.train(was_training)
     corr = correct(cand, bank, lam, schedule.k)
-    mask = admit(corr, schedule.tau)
+    mask = admit(corr, schedule.tau, lam, schedule.admission)
     d = corr.delta
+    q = torch.quantile(d.double() / max(lam, 1e-12), torch.tensor([0.1, 0.5, 0.9], dtype=torch.double)).tolist()
     log_ = {"lambda": lam, "candidates": len(cand), "admitted": int(mask.sum()), "admission_rate": mask.double().mean().item(),
             "mean_correction": d.mean().item(), "median_correction": d.median().item(),
+            "correction_per_lambda_p10": q[0], "correction_per_lambda_p50": q[1], "correction_per_lambda_p90": q[2],
             "mean_correction_admitted": d[mask].mean().item() if mask.any() else None}
     return {"admitted": corr.corrected[mask], "candidates": cand, "correction": corr, "mask": mask, "log": log_}
 
