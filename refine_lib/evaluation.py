@@ -177,7 +177,8 @@ def score_sets(sets: dict, ref: Reference, cfg, **kw) -> dict:
             if parts[0].get(k) is None: continue
             s = mean_interval([p[k] for p in parts], cfg.confidence)
             row |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"]}
-    if len(sets) > 1: row["fid_by_step"] = {str(s): (row["fid"] if s == max(sets) else fid(ref.features, ref.extractor(ss.images))) for s, ss in sets.items()}
+    # FID against steps: every snapshot drew with the noise of the final model's first draw, so the curve compares like with like
+    if len(sets) > 1: row["fid_by_step"] = {str(s): (parts[0]["fid"] if s == max(sets) else fid(ref.features, ref.extractor(ss.images))) for s, ss in sets.items()}
     return row
 
 # %% ../nbs/08a_evaluation.ipynb #c7957d05
@@ -261,10 +262,10 @@ def group_table(groups: dict) -> dict:
 
 def table_caption(table: dict) -> str:
     "What the numbers of a merged table are measured against (or that it differs between rows)."
-    def one(key):
+    def one(key, default="n/a"):
         vals = sorted({str(r.get(key)) for r in table.values() if r.get(key) is not None})
-        return vals[0] if len(vals) == 1 else "differs by row: " + ", ".join(vals)
-    return (f"{one('num_samples')} samples per row against {one('num_real')} reference images; features {one('extractor')}; seed {one('seed')}. "
+        return vals[0] if len(vals) == 1 else default if not vals else "differs by row: " + ", ".join(vals)
+    return (f"{one('num_samples')} samples per draw, {one('draws', '1')} draw(s) per row, against {one('num_real')} reference images; features {one('extractor')}; seed {one('seed')}. "
             "Groups: the stage that made and scored the row. Few-shot rows train on another set: compare them among themselves.")
 
 def plot_training_curves(files: dict):

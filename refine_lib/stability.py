@@ -6,7 +6,7 @@ Docs: https://refine-lab.github.io/refine-lab/stability.html.md"""
 
 # %% ../nbs/11_stability.ipynb #9ae7f920
 from __future__ import annotations
-import json, time, warnings
+import dataclasses, json, time, warnings
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -243,6 +243,10 @@ def criterion_agreement(scores: dict, labels=None, keep_fraction: float = 0.5) -
     return out
 
 # %% ../nbs/11_stability.ipynb #e8f451ee
+def _metrics_of(r: dict, keys) -> dict:
+    "`keys` of row `r`, each with its spread and interval when it has them (`<key>_sd`, `_lo`, `_hi`)."
+    return {k2: r[k2] for k in keys for k2 in (k, f"{k}_sd", f"{k}_lo", f"{k}_hi") if k2 in r}
+
 def reduced_data_rows(reduced: dict, full: dict, methods: dict, keys=("fid", "precision", "recall", "density", "coverage")) -> dict:
     """Each reduced-data row (`{row: scores}`) beside its full-data counterpart among `full` (found in `methods`, the
     `MethodConfig`s): its criterion and fraction, the counterpart's name and FID ratio. Counterparts come first."""
@@ -251,10 +255,10 @@ def reduced_data_rows(reduced: dict, full: dict, methods: dict, keys=("fid", "pr
         base = full_data_counterpart(m, methods)
         if base in full and base not in out:
             out[base] = {"criterion": "all (full data)", "keep_fraction": 1.0, "fid_over_full_data": 1.0, "train_samples": full[base].get("train_samples"),
-                         **{k: full[base][k] for k in keys}}
+                         **_metrics_of(full[base], keys)}
         cfg = methods[m]
         out[m] = {"criterion": cfg.subset, "keep": cfg.keep, "keep_fraction": cfg.keep_fraction, "train_samples": r.get("train_samples"),
-                  **{k: r[k] for k in keys}, "full_data_method": base, "fid_over_full_data": r["fid"] / full[base]["fid"] if base in full else None}
+                  **_metrics_of(r, keys), "full_data_method": base, "fid_over_full_data": r["fid"] / full[base]["fid"] if base in full else None}
     return out
 
 def stability_pairs(reduced_rows: dict, small: str = "", large: str = "", reference: tuple = ("vanilla-linear", "vanilla-shell")) -> dict:
@@ -269,7 +273,9 @@ def stability_pairs(reduced_rows: dict, small: str = "", large: str = "", refere
 def coarse_to_fine_sweep(small, large, info: dict, t_splits, n: int, cfg, seed: int = 0, labels=None, repeats: int = 2) -> dict:
     """`{t_split: (SampleResult, sampling seconds per sample)}`: the same seeded noise through the composite velocity
     (`small` for t < t_split, `large` after) with the large row's path, geometry and the sampler of `cfg` (a
-    `SampleConfig`). Timings are the best of `repeats` runs (wall-clock is noisy; the samples must be identical)."""
+    `SampleConfig`). Timings are the best of `repeats` runs (wall-clock is noisy; the samples must be identical). With
+    `cfg.draws` > 1 the result's `x` holds that many independent sets of `n` (noise seeds `seed + 1000 d`, as
+    `refine_lib.evaluation.sample_row` draws), for the mean and interval of the scores."""
     from refine_lib.geometry import flow_prior
     from refine_lib.sampling import generate_coarse_to_fine
     shape = tuple(info["spec"][k] for k in ("in_channels", "input_size", "input_size"))
@@ -283,7 +289,9 @@ def coarse_to_fine_sweep(small, large, info: dict, t_splits, n: int, cfg, seed: 
                                           labels=labels, cfg_scale=cfg.cfg_scale, prior=flow_prior(info["geometry"]))
             times.append(time.perf_counter() - t0); xs.append(res.x)
         if not all(torch.equal(xs[0], x) for x in xs): raise RuntimeError("coarse-to-fine sampling is not deterministic")
-        out[t_split] = (res, min(times) / n)
+        more = [generate_coarse_to_fine(small, large, t_split, n, shape, seed=seed + 1000 * d, method=cfg.sampler_for(info["path"]), steps=cfg.steps,
+                                        labels=labels, cfg_scale=cfg.cfg_scale, prior=flow_prior(info["geometry"])).x for d in range(1, getattr(cfg, "draws", 1))]
+        out[t_split] = (dataclasses.replace(res, x=torch.cat([res.x, *more])), min(times) / n)
     return out
 
 def add_speedups(rows: list) -> list:
@@ -293,12 +301,14 @@ def add_speedups(rows: list) -> list:
     return rows
 
 # %% ../nbs/11_stability.ipynb #bd1d6088
-def coarse_to_fine_rows(sweep: dict, decoder, stats, geometry: str, ref, cfg, **extra) -> list:
-    """One scored row per `t_split` of a `coarse_to_fine_sweep`: each model's calls, NFE, sampler, seconds per sample,
-    `extra` fields, and the scores (`refine_lib.evaluation.score_samples` against `ref`) of the decoded samples."""
-    from refine_lib.evaluation import decode_samples, score_samples
-    return [{"t_split": t, "small_calls": res.calls["small"], "large_calls": res.calls["large"], "nfe": res.nfe, "sampler": res.method, **extra,
-             "seconds_per_sample": sec, **score_samples(decode_samples(decoder, res.x, stats, geometry), ref, cfg)} for t, (res, sec) in sweep.items()]
+def coarse_to_fine_rows(sweep: dict, autoencoder, stats, geometry: str, ref, cfg, draws: int = 1, **extra) -> list:
+    """One scored row per `t_split` of a `coarse_to_fine_sweep` of `draws` sample sets: each model's calls, NFE,
+    sampler, seconds per sample, `extra` fields, and the scores of the decoded samples (`refine_lib.evaluation.score_sets`
+    against `ref`: with several draws, the mean of each metric and its interval)."""
+    from refine_lib.evaluation import SampleSet, decode_samples, score_sets
+    return [{"t_split": t, "small_calls": res.calls["small"], "large_calls": res.calls["large"], "nfe": res.nfe, "sampler": res.method, **extra, "draws": draws,
+             "seconds_per_sample": sec, **score_sets({0: SampleSet(decode_samples(autoencoder, res.x, stats, geometry), {"draws": draws})}, ref, cfg)}
+            for t, (res, sec) in sweep.items()]
 
 # %% ../nbs/11_stability.ipynb #e86fdac9
 @torch.no_grad()

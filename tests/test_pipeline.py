@@ -219,7 +219,7 @@ def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
     assert set(ev) == {"real-train", "gaussian-latents", *ROWS, *sph, *st, *few}
     assert ev["vanilla-linear"]["fid"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["fid"]
     table = (proj / "reports/evaluate/table.md").read_text()
-    assert "| spherical-slerp | baseline |" in table and "64 samples per row against 359 reference images" in table
+    assert "| spherical-slerp | baseline |" in table and "64 samples per draw, 2 draw(s) per row, against 359 reference images" in table
     shown = run("dvc metrics show --json", proj, env=env).stdout
     assert "vanilla-linear vs subset-loss-50" in shown and "paired_mean" in shown   # the same-seed pairs: dicts, so DVC shows them
     claims = json.loads((proj / "outputs/evaluate/table.json").read_text())["claims"]

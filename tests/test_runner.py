@@ -74,5 +74,7 @@ def test_matrix_stages_get_their_row_and_write_where_their_notebook_does():
     assert stage_paths("train-subset", "subset-loss-50") == stage_paths("train", "subset-loss-50")
     assert stage_paths("train-subset", "subset-loss-50")["out_dir"] == "outputs/train/subset-loss-50"
     assert set(stage_parameters(p, "sample", "vanilla-linear")) == {"seed", "data", "features", "sample", "score", "method"}
-    assert stage_parameters(p, "evaluate") == {"rows": {"train": p.rows.train, "reduced": p.rows.reduced}}
+    got = stage_parameters(p, "evaluate")
+    assert set(got) == {"rows", "score"} and got["rows"] == {"train": p.rows.train, "reduced": p.rows.reduced} and got["score"]["confidence"] == 0.95
+    assert set(stage_parameters(p, "train-seam")) == {"seed", "train", "coarse_to_fine"}
     assert stage_parameters(p, "scores")["rows"] == {"reduced": p.rows.reduced}
