@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation seeds
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d16 seeds
 
 all: test
 
@@ -43,6 +43,17 @@ stability-grid: data
 # beside the default rows, as one DVC experiment: 2 trainings more. Results: reports/evaluate-spherical/ablation.md
 spherical-ablation: data
 	dvc exp run -n spherical-ablation -S "rows.train=[$$($(PY) -c 'from refine_lib.config import load_params; print(",".join(load_params().rows.train + ["vanilla-shell", "spherical-linear"]))')]"
+
+# the spherical ablation at 16 channels per token, the paper's premise (d >= 16): 2x2x16 latents (three downsamplings,
+# the same 64-d latent), SiT-tiny/1 (4 tokens, as tiny/2 on 4x4x4), the 2x2 path x geometry table with 3 training
+# seeds of the claim's pair (vanilla-linear, spherical-slerp), as one DVC experiment of only what evaluate-spherical
+# needs (encode, finetune-decoder, train and sample of these rows; no LIRF, no stability rows): 8 trainings, about
+# 40 min on 2 CPU cores. Results: reports/evaluate-spherical/ and reports/finetune-decoder/norm_table.md of the
+# experiment (committed copy: reports/spherical-d16/)
+SPHERICAL_D16_ROWS := vanilla-linear,vanilla-linear-seed1,vanilla-linear-seed2,spherical-slerp,spherical-slerp-seed1,spherical-slerp-seed2,vanilla-shell,spherical-linear
+spherical-d16: data
+	dvc exp run -n spherical-d16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \
+	  -S "rows.train=[$(SPHERICAL_D16_ROWS)]" evaluate-spherical
 
 # the papers' claims over 3 training seeds: the default rows with the replicates <row>-seed<k> of the claims' rows
 # (methods in params.yaml) and every LIRF run with seeds 0, 1, 2, as one DVC experiment (about 50 min more on 2 CPU

@@ -34,6 +34,7 @@ def test_from_pretrained_folder_and_subfolder(tmp_path, tiny):
 
 def test_hub_id_offline_fails_clearly(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)   # read at import: without it the hub is retried for ~20 s
     with pytest.raises(AutoencoderError, match="encode.pretrained: cannot load .*refine-lab/no-such-vae"):
         load_pretrained_autoencoder("refine-lab/no-such-vae")  # an id no local cache holds
 
