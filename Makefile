@@ -53,7 +53,7 @@ spherical-ablation: data
 SPHERICAL_D16_ROWS := vanilla-linear,vanilla-linear-seed1,vanilla-linear-seed2,spherical-slerp,spherical-slerp-seed1,spherical-slerp-seed2,vanilla-shell,spherical-linear
 spherical-d16: data
 	dvc exp run -n spherical-d16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \
-	  -S "rows.train=[$(SPHERICAL_D16_ROWS)]" evaluate-spherical
+	  -S "rows.train=[$(SPHERICAL_D16_ROWS)]" -S 'coarse_to_fine.small=""' evaluate-spherical
 
 # the papers' claims over 3 training seeds: the default rows with the replicates <row>-seed<k> of the claims' rows
 # (methods in params.yaml) and every LIRF run with seeds 0, 1, 2, as one DVC experiment (about 50 min more on 2 CPU
