@@ -67,7 +67,7 @@ nbtest: venv
 	nbdev-test --n-workers 2
 
 pytest: venv browser
-	pytest -q
+	pytest -q --durations=15
 
 test: nbtest pytest
 
