@@ -67,9 +67,10 @@ if __name__ == "__main__":
             s["correlation_across_seeds"] = float(torch.corrcoef(torch.tensor([x, y]))[0, 1])
         summary[n] = s
     small = str(min(a.sizes))
-    tv = [v["class_mix_tv"] for row in a.rows for v in per[row][small].values()]
-    fids = [v["fid"] for row in a.rows for v in per[row][small].values()]
-    summary["class_mix_tv_vs_fid_correlation"] = float(torch.corrcoef(torch.tensor([tv, fids]))[0, 1])
+    # within each row (pooled rows would mix the rows' own difference into it)
+    summary["class_mix_tv_vs_fid_correlation"] = {
+        row: float(torch.corrcoef(torch.tensor([[v["class_mix_tv"] for v in per[row][small].values()],
+                                                [v["fid"] for v in per[row][small].values()]]))[0, 1]) for row in a.rows}
     result = {"rows": a.rows, "seeds": a.seeds, "sizes": a.sizes, "reference": ref.description, "features": ref.name,
               "reference_class_mix": real_mix, "seconds": round(time.perf_counter() - t0, 1), "summary": summary, "per_row": per}
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
