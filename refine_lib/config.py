@@ -131,7 +131,7 @@ class TrainConfig:
     patch_size: int = knob(2, ge=1, doc="2: 2x2 patches of the 4x4 latents, 4 tokens (the recipe sweep, benchmarks/bench_recipe.py: better FID per second than 1)")
     class_conditional: bool = knob(False, doc="condition on labels (with classifier-free guidance dropout)")
     class_dropout: float = knob(0.1, ge=0.0, lt=1.0)
-    steps: int = knob(6000, ge=1, doc="the recipe sweep (benchmarks/bench_recipe.py): the baseline FID is flat from 4000 on")
+    steps: int = knob(8000, ge=1, doc="the recipe sweep (benchmarks/bench_recipe.py): FID flat from 4000 on, so 4000 -> 8000 is the plateau test")
     batch_size: int = knob(128, ge=1)
     lr: float = knob(4e-3, gt=0.0, le=1.0)
     weight_decay: float = knob(0.0, ge=0.0)
@@ -141,7 +141,7 @@ class TrainConfig:
     ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
     grad_clip: float = knob(1.0, ge=0.0, doc="0: no clipping")
     checkpoint_every: int = knob(500, ge=1)
-    snapshot_every: int = knob(1500, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
+    snapshot_every: int = knob(2000, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
     log_every: int = knob(25, ge=1)
     processes: int = knob(1, ge=1, doc="training processes per row: N GPUs when there are, else N CPU processes (gloo); batch_size is per process")
 
@@ -203,9 +203,9 @@ class SampleConfig:
     sampler: str = knob("auto", choices=SAMPLER_CHOICES, doc="auto: exp-euler on the slerp path (the sphere), euler otherwise")
     steps: int = knob(50, ge=1, doc="steps of the fixed-step samplers")
     cfg_scale: float = knob(1.0, ge=0.0, doc="classifier-free guidance scale (class-conditional models)")
-    num_samples: int = knob(359, ge=0, doc="samples per row, whatever the size of the test split (0: as many as the test split)")
+    num_samples: int = knob(1000, ge=0, doc="samples per draw, whatever the size of the test split (0: as many as the test split); 1000: FID sd 2.5 against 10 at 359 (benchmarks/bench_fid_noise.py)")
     snapshots: bool = knob(True, doc="also sample every EMA snapshot of training (FID against training steps)")
-    draws: int = knob(3, ge=1, doc="independent sample sets of each final model: its metrics are their mean, with a t-interval (sampling noise)")
+    draws: int = knob(3, ge=1, doc="independent sample sets of each model and EMA snapshot, the same noise seeds for every row: metrics are their mean, with a t-interval")
 
     def sampler_for(self, path: str) -> str:
         "The sampler of a row on probability path `path`."

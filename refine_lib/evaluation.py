@@ -80,24 +80,26 @@ def _record(name: str, info: dict, res, decoder: str, seed: int, step: int, seco
     spec = info["spec"]
     return {"row": name, "model": f"SiT-{spec['size']}/{spec['patch_size']}", "path": info.get("path", "linear"),
             "geometry": info.get("geometry", "vanilla"), "sampler": res.method, "nfe": res.nfe, "decoder": decoder, "seed": seed,
+            "replicate_seed": int(info.get("replicate_seed", 0)),
             "step": step, "train_steps": info["steps"], "train_samples": info.get("train_samples"), "num_samples": len(res.x),
             "seconds_per_sample": round(seconds / len(res.x), 6)}
 
 def sample_row(name: str, model_dir, cfg, n: int, decoder, stats, decoder_name: str, seed: int = 0, labels=None) -> dict:
     """Draw `n` samples from the trained model in `model_dir` (and from each EMA snapshot when `cfg.snapshots`), decode
-    them with `decoder`; returns `{step: SampleSet}`, the final model last. The final model draws `cfg.draws`
-    independent sets of `n` (noise seeds `seed + 1000 d`), kept as one set of `draws x n` whose record says `draws`:
-    `score_sets` scores each and reports their mean and interval. A replicate row (`<row>-seed<k>`, method seed k)
-    draws with `seed + k`: its samples are independent of the other replicates' too."""
+    them with `decoder`; returns `{step: SampleSet}`, the final model last. Every step draws `cfg.draws` independent
+    sets of `n` (noise seeds `seed + 1000 d`), kept as one set of `draws x n` whose record says `draws`: `score_sets`
+    scores each and reports their mean and interval. The noise seeds are the same for every row, replicate
+    (`<row>-seed<k>`) and snapshot (common random numbers): at a few hundred samples the class mix of a draw, which its
+    noise sets, moves FID more than most methods do, and the same noise gives two models nearly the same mix
+    (benchmarks/bench_fid_noise.py), so rows and replicates drawn from the same noise differ by their models."""
     model_dir = Path(model_dir)
     model, info = load_trained(model_dir)
-    seed = seed + int(info.get("replicate_seed", 0))
     steps = sorted(int(s) for s in info.get("snapshots", {}) if int(s) < info["steps"]) if cfg.snapshots else []
     final = {k: v.clone() for k, v in model.state_dict().items()}
     sets = {}
     for step in steps + [info["steps"]]:
         model.load_state_dict(final if step == info["steps"] else load_weights(model_dir / info["snapshots"][str(step)]))
-        draws = cfg.draws if step == info["steps"] else 1
+        draws = cfg.draws
         t0 = time.perf_counter()
         res = [draw_samples(model, info, cfg, n, seed + 1000 * d, labels) for d in range(draws)]
         seconds = (time.perf_counter() - t0) / draws
@@ -177,8 +179,12 @@ def score_sets(sets: dict, ref: Reference, cfg, **kw) -> dict:
             if parts[0].get(k) is None: continue
             s = mean_interval([p[k] for p in parts], cfg.confidence)
             row |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"]}
-    # FID against steps: every snapshot drew with the noise of the final model's first draw, so the curve compares like with like
-    if len(sets) > 1: row["fid_by_step"] = {str(s): (parts[0]["fid"] if s == max(sets) else fid(ref.features, ref.extractor(ss.images))) for s, ss in sets.items()}
+    # FID against steps: every snapshot drew the final model's noises, so the curve compares like with like; each point
+    # is the mean over the draws (one draw's FID is too noisy for the plateau test)
+    def mean_fid(ss):
+        k = int(ss.record.get("draws", 1))
+        return sum(fid(ref.features, ref.extractor(im)) for im in ss.images.chunk(k)) / k
+    if len(sets) > 1: row["fid_by_step"] = {str(s): (row["fid"] if s == max(sets) else mean_fid(ss)) for s, ss in sets.items()}
     return row
 
 # %% ../nbs/08a_evaluation.ipynb #c7957d05

@@ -141,7 +141,9 @@ def test_sample_stage_writes_the_samples_contract(repro_project):
         assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4 and set(r["fid_by_step"]) == {"20", "40"}
         sets = load_sample_sets(proj / "outputs/sample" / m)
         assert list(sets) == [20, 40] and sets[40].images.shape == (128, 1, 16, 16) and sets[40].record["row"] == m   # 2 draws of 64
-        assert sets[20].images.shape == (64, 1, 16, 16) and r["draws"] == 2 and r["fid_lo"] < r["fid"] < r["fid_hi"]
+        assert sets[20].images.shape == (128, 1, 16, 16) and r["draws"] == 2 and r["fid_lo"] < r["fid"] < r["fid_hi"]   # snapshots: the same draws
+    # every row and replicate draws from the same noise (common random numbers): the replicate differs by its model only
+    assert metrics(proj, "sample/vanilla-linear-seed1")["vanilla-linear-seed1"]["seed"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["seed"]
     # spherical samples stay on the sphere: exp-map sampling of a slerp-trained model, radius sqrt(4) = 2 per token
     x = load_sample_sets(proj / "outputs/sample/spherical-slerp")[40].latents
     assert (x.norm(dim=1) - 2).abs().max() < 1e-4
@@ -208,7 +210,7 @@ def test_evaluate_lirf_stage(repro_project):
     bank = metrics(proj, "refine-lirf")["lirf-semantic"]["bank_size"]
     assert f"| lirf-semantic | semantic | yes | {bank} |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
     assert (proj / "reports/evaluate-lirf/few_shot_samples.png").exists()
-    assert lirf["claims"]["LIRF beats the few-shot baseline (FID)"]["n_b"] == 2 and few["baseline-seed1"]["seed"] == 1 and "| baseline | plain | no |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
+    assert lirf["claims"]["LIRF beats the few-shot baseline (FID)"]["n_b"] == 2 and few["baseline-seed1"]["replicate_seed"] == 1 and "| baseline | plain | no |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
 
 
 def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
