@@ -37,12 +37,12 @@ repro: data
 # beside the full-data and small models, as one DVC experiment: 15 trainings more than the default slice
 # (about 35 min more on 2 CPU cores; run it on a GPU machine). Results: dvc exp show; reports/evaluate-stability/reduced_data.md
 stability-grid: data
-	dvc exp run -n stability-grid -S "rows.reduced=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(m for m in p.methods if m.startswith("subset-") and "-seed" not in m))')]"
+	bin/exp-run -n stability-grid -S "rows.reduced=[$$($(PY) -c 'from refine_lib.config import load_params; p = load_params(); print(",".join(m for m in p.methods if m.startswith("subset-") and "-seed" not in m))')]"
 
 # the rest of the spherical-flow-matching ablation (path x geometry: vanilla-shell and spherical-linear, one seed each)
 # beside the default rows, as one DVC experiment: 2 trainings more. Results: reports/evaluate-spherical/ablation.md
 spherical-ablation: data
-	dvc exp run -n spherical-ablation -S "rows.train=[$$($(PY) -c 'from refine_lib.config import load_params; print(",".join(load_params().rows.train + ["vanilla-shell", "spherical-linear"]))')]"
+	bin/exp-run -n spherical-ablation -S "rows.train=[$$($(PY) -c 'from refine_lib.config import load_params; print(",".join(load_params().rows.train + ["vanilla-shell", "spherical-linear"]))')]"
 
 # the spherical ablation at 16 channels per token, the paper's premise (d >= 16): 2x2x16 latents (three downsamplings,
 # the same 64-d latent), SiT-tiny/1 (4 tokens, as tiny/2 on 4x4x4), the 2x2 path x geometry table with 3 training
@@ -52,7 +52,7 @@ spherical-ablation: data
 # experiment (committed copy: reports/spherical-d16/)
 SPHERICAL_D16_ROWS := vanilla-linear,vanilla-linear-seed1,vanilla-linear-seed2,spherical-slerp,spherical-slerp-seed1,spherical-slerp-seed2,vanilla-shell,spherical-linear
 spherical-d16: data
-	dvc exp run -n spherical-d16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \
+	bin/exp-run -n spherical-d16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \
 	  -S "rows.train=[$(SPHERICAL_D16_ROWS)]" -S 'coarse_to_fine.small=""' evaluate-spherical
 
 # the papers' claims over 3 training seeds: the default rows with the replicates <row>-seed<k> of the claims' rows
@@ -60,7 +60,7 @@ spherical-d16: data
 # cores). The tables then show the mean and t-interval over the seeds and judge each claim; results: dvc exp show,
 # reports/evaluate/table.md
 seeds: data
-	dvc exp run -n seeds $$($(PY) -c 'from refine_lib.config import load_params, with_replicates, REPLICATE_SEEDS; p = load_params(); \
+	bin/exp-run -n seeds $$($(PY) -c 'from refine_lib.config import load_params, with_replicates, REPLICATE_SEEDS; p = load_params(); \
 	  print(f"-S rows.train=[{chr(44).join(with_replicates(p.rows.train))}] -S rows.reduced=[{chr(44).join(with_replicates(p.rows.reduced))}] -S lirf.seeds=[{chr(44).join(map(str, (0, *REPLICATE_SEEDS)))}]")')
 
 nbtest: venv
