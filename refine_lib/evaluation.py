@@ -25,7 +25,7 @@ __all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'REPLICATE', 'VERDICTS', 'CLAIM_COLU
            'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'mean_interval', 'score_samples',
            'score_sets', 'gaussian_latents', 'fmt', 'with_interval', 'render_table', 'check_metrics', 'write_rows',
            'merge_rows', 'merge_claims', 'group_table', 'table_caption', 'plot_training_curves', 'replicate_of',
-           'summarise_replicates', 'compare_experiments', 'Claim', 'matched_units', 'judge_claims',
+           'summarise_replicates', 'compare_experiments', 'Claim', 'draw_values', 'matched_units', 'judge_claims',
            'last_doubling_gain', 'plot_fid_curves', 'plot_sample_grids']
 
 # %% ../nbs/08a_evaluation.ipynb #5487c448
@@ -178,8 +178,9 @@ def score_sets(sets: dict, ref: Reference, cfg, **kw) -> dict:
         for k in METRIC_KEYS + ("nn_distance_ratio",):
             if parts[0].get(k) is None: continue
             s = mean_interval([p[k] for p in parts], cfg.confidence)
-            # the draws themselves (`<metric>_draws`): every row draws the same noise seeds, so two rows pair draw by draw
-            row |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"], f"{k}_draws": [p[k] for p in parts]}
+            # the draws themselves (`<metric>_draws`, `{draw index: value}`: DVC skips lists in metrics files): every row
+            # draws the same noise seeds, so two rows pair draw by draw
+            row |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"], f"{k}_draws": {str(d): p[k] for d, p in enumerate(parts)}}
     # FID against steps: every snapshot drew the final model's noises, so the curve compares like with like; each point
     # is the mean over the draws (one draw's FID is too noisy for the plateau test)
     def mean_fid(ss):
@@ -357,6 +358,11 @@ class Claim:
     not_worse: bool = False
     paper: str = ""   # what the paper reported
 
+def draw_values(draws) -> list:
+    "A row's `<metric>_draws` (`{draw index: value}`, or a list) as a list in draw order (None: none)."
+    if isinstance(draws, dict): return [draws[k] for k in sorted(draws, key=int)]
+    return list(draws) if draws is not None else None
+
 def matched_units(ra: list, rb: list, metric: str):
     """The values of `metric` of two experiments' rows (`ra`, `rb`: one row per training seed) in matched units, and what
     the units are: `(a, b, unit)`, or None when they cannot be matched. Several seeds: each row's value, paired by
@@ -369,7 +375,7 @@ def matched_units(ra: list, rb: list, metric: str):
             return [sa[s] for s in seeds], [sb[s] for s in seeds], f"{len(seeds)} training seeds"
     if len(ra) == len(rb) == 1:
         (x,), (y,) = ra, rb
-        da, db = x.get(f"{metric}_draws"), y.get(f"{metric}_draws")
+        da, db = (draw_values(r.get(f"{metric}_draws")) for r in (x, y))
         if da and db and len(da) == len(db) >= 2 and x.get("seed") == y.get("seed") and x.get("num_samples") == y.get("num_samples"):
             return list(da), list(db), f"1 training seed, {len(da)} draws"
     return None

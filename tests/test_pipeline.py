@@ -197,6 +197,10 @@ def test_evaluate_stability_stage(repro_project):
     assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 128 for p in st["pairs"].values())   # 2 draws of 64
     assert [st["reduced_data"][m]["full_data_method"] for m in ("subset-loss-50", "subset-random-50")] == ["vanilla-linear", "vanilla-linear"]
     assert st["coarse_to_fine"]["best_t_split"] in (0, 0.3, 0.5, 0.7, 0.9, 1)
+    # one training seed per side, the same noise: the claim is tested on the paired draws (rows keep them)
+    c = st["claims"]["the loss-score half beats a random half (FID)"]
+    assert (c["unit"], c["design"], c["n_a"]) == ("1 training seed, 2 draws", "paired", 2) and len(rows["subset-loss-50"]["fid_draws"]) == 2
+    assert st["claims"]["pruning half the data by loss score keeps FID"]["design"] == "Welch"   # 1 seed against 2: unpaired
     for f in ["reduced_data.md", "coarse_to_fine.md", "coarse_to_fine.png", "stability.md", "stability_pairs.png"]:
         assert (proj / "reports/evaluate-stability" / f).exists(), f
 
@@ -210,7 +214,9 @@ def test_evaluate_lirf_stage(repro_project):
     bank = metrics(proj, "refine-lirf")["lirf-semantic"]["bank_size"]
     assert f"| lirf-semantic | semantic | yes | {bank} |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
     assert (proj / "reports/evaluate-lirf/few_shot_samples.png").exists()
-    assert lirf["claims"]["LIRF beats the few-shot baseline (FID)"]["n_b"] == 2 and few["baseline-seed1"]["replicate_seed"] == 1 and "| baseline | plain | no |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
+    c = lirf["claims"]["LIRF beats the few-shot baseline (FID)"]
+    assert (c["unit"], c["design"]) == ("2 training seeds", "paired")   # seeds 0 and 1 on both sides: paired by seed
+    assert c["n_b"] == 2 and few["baseline-seed1"]["replicate_seed"] == 1 and "| baseline | plain | no |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
 
 
 def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
