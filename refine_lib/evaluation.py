@@ -20,13 +20,12 @@ from .sit import SiTSpec, build_sit
 from .training import CheckpointError, load_weights
 
 # %% auto #0
-__all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'REPLICATE', 'VERDICTS', 'CLAIM_COLUMNS', 'PLATEAU_GAIN', 'SampleSet',
-           'save_sample_set', 'load_sample_set', 'draw_samples', 'decode_samples', 'load_trained', 'sample_row',
-           'load_sample_sets', 'redecode', 'Reference', 'make_reference', 'mean_interval', 'score_samples',
-           'score_sets', 'gaussian_latents', 'fmt', 'with_interval', 'render_table', 'check_metrics', 'write_rows',
-           'merge_rows', 'merge_claims', 'group_table', 'table_caption', 'plot_training_curves', 'replicate_of',
-           'summarise_replicates', 'compare_experiments', 'Claim', 'draw_values', 'matched_units', 'judge_claims',
-           'last_doubling_gain', 'plot_fid_curves', 'plot_sample_grids']
+__all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'REPLICATE', 'PLATEAU_GAIN', 'SampleSet', 'save_sample_set', 'load_sample_set',
+           'draw_samples', 'decode_samples', 'load_trained', 'sample_row', 'load_sample_sets', 'redecode', 'Reference',
+           'make_reference', 'mean_interval', 'score_samples', 'score_sets', 'gaussian_latents', 'fmt', 'with_interval',
+           'render_table', 'check_metrics', 'write_rows', 'merge_rows', 'group_table', 'table_caption',
+           'plot_training_curves', 'replicate_of', 'summarise_replicates', 'last_doubling_gain', 'plot_fid_curves',
+           'plot_sample_grids']
 
 # %% ../nbs/08a_evaluation.ipynb #5487c448
 @dataclass
@@ -249,16 +248,6 @@ def merge_rows(files: dict) -> dict:
             out[group] |= rows.get("rows", rows)
     return out
 
-# %% ../nbs/08a_evaluation.ipynb #889025ab
-def merge_claims(files: dict) -> dict:
-    "`{stage: metrics file}` -> `{claim: row + stage}`: the judged claims (`judge_claims`) each paper's stage wrote beside its rows."
-    out = {}
-    for stage, f in files.items():
-        f = Path(f)
-        if not f.exists(): raise FileNotFoundError(f"{f}: the claims of '{stage}' are missing (run its stage)")
-        out |= {name: {**c, "stage": stage} for name, c in json.loads(f.read_text()).get("claims", {}).items()}
-    return out
-
 # %% ../nbs/08a_evaluation.ipynb #34b6ec7a
 def group_table(groups: dict) -> dict:
     "`{group: {row: values}}` -> `{row: values + group}`; a row name met twice is prefixed with its group."
@@ -313,103 +302,6 @@ def summarise_replicates(rows: dict, keys=METRIC_KEYS, level: float = 0.95, grou
             first |= {k: s["mean"], f"{k}_sd": s["sd"], f"{k}_lo": s["lo"], f"{k}_hi": s["hi"]}
         out[g] = first | {"replicates": len(members), "rows": ", ".join(n for n, _ in members)}
     return out
-
-# %% ../nbs/08a_evaluation.ipynb #db69d29a
-VERDICTS = ("reproduced", "contradicted", "no effect", "inconclusive")
-
-def _verdict(diff: float, lo: float, hi: float, base: float, lower_is_better: bool, margin: float) -> str:
-    "Which of `VERDICTS` an interval [`lo`, `hi`] of a - b says, `base` the mean of b (the margin of 'no effect' is relative to it)."
-    tol = margin * abs(base)
-    better = (hi < 0) if lower_is_better else (lo > 0)
-    worse = (lo > 0) if lower_is_better else (hi < 0)
-    return "reproduced" if better else "contradicted" if worse else "no effect" if (-tol <= lo and hi <= tol) else "inconclusive"
-
-def compare_experiments(a, b, lower_is_better: bool = True, level: float = 0.95, margin: float = 0.05, paired: bool = False) -> dict:
-    """The claim 'experiment `a` beats `b`' on one metric, from the values `a` and `b` (per replicate, or per draw):
-    `diff` = mean(a) - mean(b), its `level` interval (`diff_lo`, `diff_hi`) and the `verdict` (one of `VERDICTS`).
-    `paired`: `a[i]` and `b[i]` are matched units (same training seed, same noise): the t-interval of the differences;
-    otherwise Welch's interval."""
-    from scipy import stats
-    if paired and len(a) != len(b): raise ValueError(f"paired comparison of {len(a)} against {len(b)} values: the units must match one to one")
-    sa, sb = mean_interval(a, level), mean_interval(b, level)
-    out = {"mean_a": sa["mean"], "mean_b": sb["mean"], "n_a": sa["n"], "n_b": sb["n"], "diff": sa["mean"] - sb["mean"],
-           "diff_lo": None, "diff_hi": None, "design": "paired" if paired else "Welch", "verdict": "inconclusive"}
-    if sa["n"] < 2 or sb["n"] < 2: return out
-    if paired:
-        d = mean_interval([x - y for x, y in zip(a, b)], level)
-        lo, hi = d["lo"], d["hi"]
-    else:
-        va, vb = sa["sd"] ** 2 / sa["n"], sb["sd"] ** 2 / sb["n"]
-        se = math.sqrt(va + vb)
-        df = (va + vb) ** 2 / ((va ** 2 / (sa["n"] - 1) if va else 0) + (vb ** 2 / (sb["n"] - 1) if vb else 0)) if se else 1.0
-        h = float(stats.t.ppf(0.5 + level / 2, df)) * se
-        lo, hi = out["diff"] - h, out["diff"] + h
-    return out | {"diff_lo": lo, "diff_hi": hi, "verdict": _verdict(out["diff"], lo, hi, sb["mean"], lower_is_better, margin)}
-
-# %% ../nbs/08a_evaluation.ipynb #a401aed0
-@dataclass(frozen=True)
-class Claim:
-    "A paper's claim that experiment `a` beats (or, `not_worse`, is no worse than) experiment `b` on `metric`."
-    name: str
-    a: str
-    b: str
-    metric: str = "fid"
-    lower_is_better: bool = True
-    not_worse: bool = False
-    paper: str = ""   # what the paper reported
-
-def draw_values(draws) -> list:
-    "A row's `<metric>_draws` (`{draw index: value}`, or a list) as a list in draw order (None: none)."
-    if isinstance(draws, dict): return [draws[k] for k in sorted(draws, key=int)]
-    return list(draws) if draws is not None else None
-
-def matched_units(ra: list, rb: list, metric: str):
-    """The values of `metric` of two experiments' rows (`ra`, `rb`: one row per training seed) in matched units, and what
-    the units are: `(a, b, unit)`, or None when they cannot be matched. Several seeds: each row's value, paired by
-    `replicate_seed` (both sides trained the same seeds; the rows' noise is shared). One seed each: the draws
-    (`<metric>_draws`), paired when both rows drew the same noise seeds (`seed`) and sizes (`num_samples`)."""
-    if len(ra) >= 2 and len(ra) == len(rb):
-        sa, sb = ({r.get("replicate_seed"): r.get(metric) for r in rows} for rows in (ra, rb))
-        if None not in sa and len(sa) == len(ra) and set(sa) == set(sb) and None not in {*sa.values(), *sb.values()}:
-            seeds = sorted(sa)
-            return [sa[s] for s in seeds], [sb[s] for s in seeds], f"{len(seeds)} training seeds"
-    if len(ra) == len(rb) == 1:
-        (x,), (y,) = ra, rb
-        da, db = (draw_values(r.get(f"{metric}_draws")) for r in (x, y))
-        if da and db and len(da) == len(db) >= 2 and x.get("seed") == y.get("seed") and x.get("num_samples") == y.get("num_samples"):
-            return list(da), list(db), f"1 training seed, {len(da)} draws"
-    return None
-
-def judge_claims(claims, rows: dict, level: float = 0.95, margin: float = 0.05, group_of=replicate_of) -> dict:
-    """`{claim name: row}` for the claims whose two experiments are among `rows` (`{row: values}`, replicates unfolded):
-    the means, the difference and its interval (`compare_experiments`, paired on `matched_units` where the two sides
-    match, else Welch over the replicates), the `unit` of the test, the `verdict` (reproduced / not reproduced /
-    inconclusive) and the raw `test` outcome. With one training seed per side the test is over the shared-noise draws:
-    it says whether *these* trained models differ beyond sampling noise, not whether the method does (`make seeds`)."""
-    values = {}
-    for name, r in rows.items():
-        values.setdefault(group_of(name), []).append(r)
-    out = {}
-    for c in claims:
-        c = c if isinstance(c, Claim) else Claim(**c)   # a paper's module lists plain dicts: it need not import this one
-        if c.a not in values or c.b not in values: continue
-        matched = matched_units(values[c.a], values[c.b], c.metric)
-        if matched:
-            va, vb, unit = matched
-            cmp = compare_experiments(va, vb, c.lower_is_better, level, margin, paired=True)
-        else:
-            va, vb = ([r[c.metric] for r in values[e] if r.get(c.metric) is not None] for e in (c.a, c.b))
-            if not va or not vb: continue
-            cmp, unit = compare_experiments(va, vb, c.lower_is_better, level, margin), f"{len(va)} vs {len(vb)} training seeds"
-        holds = {"reproduced"} | ({"no effect"} if c.not_worse else set())
-        verdict = "reproduced" if cmp["verdict"] in holds else "inconclusive" if cmp["verdict"] == "inconclusive" else "not reproduced"
-        out[c.name] = {"a": c.a, "b": c.b, "metric": c.metric, **cmp, "unit": unit, "test": cmp["verdict"], "verdict": verdict, "paper": c.paper}
-    return out
-
-#: the columns of a claims table
-CLAIM_COLUMNS = [("a", "a", "{}"), ("b", "b", "{}"), ("metric", "metric", "{}"), ("mean_a", "a (mean)", "{:.3f}"), ("mean_b", "b (mean)", "{:.3f}"),
-                 ("diff", "a - b", lambda r: fmt(r.get("diff")) + (f" [{fmt(r['diff_lo'])}, {fmt(r['diff_hi'])}]" if r.get("diff_lo") is not None else "")),
-                 ("unit", "over", "{}"), ("design", "design", "{}"), ("test", "test", "{}"), ("verdict", "verdict", "{}"), ("paper", "paper", "{}")]
 
 # %% ../nbs/08a_evaluation.ipynb #292208b9
 def last_doubling_gain(fid_by_step: dict) -> float | None:

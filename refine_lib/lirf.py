@@ -259,7 +259,7 @@ ROUND_COLUMNS = [("step", "step", "{}"), ("lambda", "lambda", "{:.2f}"), ("admit
 FEW_SHOT_COLUMNS = [("latents", "latents", "{}"), ("lirf", "LIRF", lambda r: "yes" if r.get("lirf") else "no"), ("bank_size", "bank", "{}"),
                     *METRIC_COLUMNS, ("nn_distance_ratio", "nn distance ratio", with_interval("nn_distance_ratio")), ("replicates", "seeds", "{}")]
 
-#: the paper's claims, judged by `evaluate-lirf` on the training seeds (`refine_lib.evaluation.judge_claims`)
+#: the paper's claims, judged by `evaluate-lirf` on the training seeds (`refine_lib.claims.judge_claims`)
 CLAIMS = [dict(name="LIRF beats the few-shot baseline (FID)", a="lirf-semantic", b="baseline", paper="FFHQ-100, SiT-B/2: 34.98 vs 43.76"),
           dict(name="LIRF raises the collapsed baseline's recall", a="lirf-semantic", b="baseline", metric="recall", lower_is_better=False,
                paper="the baseline's failure: high precision, very low recall"),

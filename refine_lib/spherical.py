@@ -157,7 +157,7 @@ def finetune_decoder(ae, images: torch.Tensor, decoder_inputs: torch.Tensor, ste
 #: FID of the paper's ablation (SiT-B/2, ImageNet-256, FLUX.2 tokenizer), keyed by our method names
 PAPER_ABLATION_FID = {"vanilla-linear": 26.35, "vanilla-shell": 27.26, "spherical-linear": 22.85, "spherical-slerp": 20.55}
 
-#: the paper's claims, judged by `evaluate-spherical` on the training seeds (`refine_lib.evaluation.judge_claims`): each
+#: the paper's claims, judged by `evaluate-spherical` on the training seeds (`refine_lib.claims.judge_claims`): each
 #: row with the finetuned decoder of its own geometry
 CLAIMS = [dict(name="spherical slerp beats vanilla linear (FID)", a="spherical-slerp", b="vanilla-linear",
                paper="SiT-B/2, ImageNet-256: 20.55 vs 26.35"),

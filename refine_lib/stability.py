@@ -397,7 +397,7 @@ COARSE_TO_FINE_COLUMNS = [("small_calls", "small NFE", "{}"), ("large_calls", "l
 PAIR_COLUMNS = [("kind", "pair", "{}"), ("paired_mean", "paired cos", lambda r: f"{r['paired_mean']:.3f} ± {r['paired_std']:.3f}"),
                 ("shuffled_mean", "shuffled cos", lambda r: f"{r['shuffled_mean']:.3f} ± {r['shuffled_std']:.3f}")]
 
-#: the paper's claims, judged by `evaluate-stability` on the training seeds (`refine_lib.evaluation.judge_claims`)
+#: the paper's claims, judged by `evaluate-stability` on the training seeds (`refine_lib.claims.judge_claims`)
 CLAIMS = [dict(name="pruning half the data by loss score keeps FID", a="subset-loss-50", b="vanilla-linear", not_worse=True,
                paper="CelebA-HQ: pruning 50% keeps (slightly improves) FID"),
           dict(name="the loss-score half beats a random half (FID)", a="subset-loss-50", b="subset-random-50",
