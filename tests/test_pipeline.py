@@ -172,7 +172,7 @@ def test_evaluate_spherical_stage(repro_project):
     line = next(l for l in md.splitlines() if l.startswith("| vanilla-linear + vanilla decoder |"))
     mean = (ev["vanilla-linear + vanilla decoder"]["fid"] + ev["vanilla-linear-seed1 + vanilla decoder"]["fid"]) / 2
     assert line.split(" | ")[1].startswith(f"{mean:.1f} [") and "| 2 |" in line, line
-    # claims: judged only where both sides have seeds; one seed per side here: inconclusive, said so
+    # claims: spherical-slerp has one seed, vanilla-linear two: they cannot be paired, and Welch needs two values a side: inconclusive
     claims = sph["claims"]
     assert set(claims) == {"spherical slerp beats vanilla linear (FID)"}   # the ablation's other claims need rows the smoke does not run
     assert {c["verdict"] for c in claims.values()} == {"inconclusive"} and claims["spherical slerp beats vanilla linear (FID)"]["n_b"] == 2
@@ -201,7 +201,9 @@ def test_evaluate_stability_stage(repro_project):
     c = st["claims"]["the loss-score half beats a random half (FID)"]
     assert (c["unit"], c["design"], c["n_a"]) == ("1 training seed, 2 draws", "paired", 2) and len(rows["subset-loss-50"]["fid_draws"]) == 2
     assert st["claims"]["pruning half the data by loss score keeps FID"]["design"] == "Welch"   # 1 seed against 2: unpaired
-    for f in ["reduced_data.md", "coarse_to_fine.md", "coarse_to_fine.png", "stability.md", "stability_pairs.png"]:
+    # coarse to fine and the seam loss are claims too, paired over the draws of their shared noise
+    assert {st["claims"][k]["design"] for k in ("coarse to fine at t_split 0.7 keeps FID", "the seam loss improves coarse to fine (FID)")} == {"paired"}
+    for f in ["reduced_data.md", "coarse_to_fine.md", "coarse_to_fine.png", "stability.md", "stability_pairs.png", "claims.md"]:
         assert (proj / "reports/evaluate-stability" / f).exists(), f
 
 
