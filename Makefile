@@ -56,7 +56,7 @@ spherical-d16: data
 	  -S "rows.train=[$(SPHERICAL_D16_ROWS)]" -S 'coarse_to_fine.small=""' evaluate-spherical
 
 # the papers' claims over 3 training seeds: the default rows with the replicates <row>-seed<k> of the claims' rows
-# (methods in params.yaml) and every LIRF run with seeds 0, 1, 2, as one DVC experiment (about 50 min more on 2 CPU
+# (methods in params.yaml) and every LIRF run with seeds 0, 1, 2, as one DVC experiment (about 90 min more on 2 CPU
 # cores). The tables then show the mean and t-interval over the seeds and judge each claim; results: dvc exp show,
 # reports/evaluate/table.md
 seeds: data
