@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d16 seeds
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d4 spherical-vae16 seeds
 
 all: test
 
@@ -44,16 +44,24 @@ stability-grid: data
 spherical-ablation: data
 	bin/exp-run -n spherical-ablation -S "rows.train=[$$($(PY) -c 'from refine_lib.config import load_params; print(",".join(load_params().rows.train + ["vanilla-shell", "spherical-linear"]))')]"
 
-# the spherical ablation at 16 channels per token, the paper's premise (d >= 16): 2x2x16 latents (three downsamplings,
-# the same 64-d latent), SiT-tiny/1 (4 tokens, as tiny/2 on 4x4x4), the 2x2 path x geometry table with 3 training
-# seeds of the claim's pair (vanilla-linear, spherical-slerp), as one DVC experiment of only what evaluate-spherical
-# needs (encode, finetune-decoder, train and sample of these rows; no LIRF, no stability rows): 8 trainings, about
-# 40 min on 2 CPU cores. Results: reports/evaluate-spherical/ and reports/finetune-decoder/norm_table.md of the
-# experiment (committed copy: reports/spherical-d16/)
-SPHERICAL_D16_ROWS := vanilla-linear,vanilla-linear-seed1,vanilla-linear-seed2,spherical-slerp,spherical-slerp-seed1,spherical-slerp-seed2,vanilla-shell,spherical-linear
-spherical-d16: data
-	bin/exp-run -n spherical-d16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \
-	  -S "rows.train=[$(SPHERICAL_D16_ROWS)]" -S 'coarse_to_fine.small=""' evaluate-spherical
+# the spherical rows one token per latent position (pack 1: d = 4, where the shell is thick) instead of the default's
+# 2x2 packing (d = 16): spherical-slerp retrains (and its replicates, which must match it), with vanilla-linear
+# unchanged; about 8 min on 2 CPU cores. Results: reports/evaluate-spherical/ablation.md of the experiment
+SPHERICAL_ROWS := spherical-slerp spherical-slerp-seed1 spherical-slerp-seed2 spherical-linear vanilla-shell
+spherical-d4: data
+	bin/exp-run -n spherical-d4 $(foreach m,$(SPHERICAL_ROWS),-S methods.$(m).pack=1) evaluate-spherical
+
+# the spherical ablation on a separately trained 16-channel autoencoder (2x2x16 latents: three downsamplings, the
+# same 64-d latent; tokens of d = 16 without packing), SiT-tiny/1 (4 tokens, as tiny/2 on 4x4x4), the 2x2 path x
+# geometry table with 3 training seeds of the claim's pair (vanilla-linear, spherical-slerp), as one DVC experiment of
+# only what evaluate-spherical needs (encode, finetune-decoder, train and sample of these rows; no LIRF, no stability
+# rows): 8 trainings, about 40 min on 2 CPU cores. Results: reports/evaluate-spherical/ and
+# reports/finetune-decoder/norm_table.md of the experiment (committed copy of an earlier protocol: reports/spherical-d16/)
+SPHERICAL_VAE16_ROWS := vanilla-linear,vanilla-linear-seed1,vanilla-linear-seed2,spherical-slerp,spherical-slerp-seed1,spherical-slerp-seed2,vanilla-shell,spherical-linear
+spherical-vae16: data
+	bin/exp-run -n spherical-vae16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \
+	  $(foreach m,$(SPHERICAL_ROWS),-S methods.$(m).pack=1) -S "decoder.packs=[1]" \
+	  -S "rows.train=[$(SPHERICAL_VAE16_ROWS)]" -S 'coarse_to_fine.small=""' evaluate-spherical
 
 # the papers' claims over 3 training seeds: the default rows with the replicates <row>-seed<k> of the claims' rows
 # (methods in params.yaml) and every LIRF run with seeds 0, 1, 2, as one DVC experiment (about 90 min more on 2 CPU

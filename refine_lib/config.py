@@ -108,11 +108,11 @@ SUBSET_CRITERIA = ("all", "loss", "gradnorm", "clustering", "random", "kcenter")
 #: the default train matrix (settings that differ from `MethodConfig`'s defaults): the spherical-flow-matching ablation
 #: (path x geometry), the stability paper's reduced-data slice (loss score and the random baseline at 50%) and the
 #: small model of coarse-to-fine sampling
-DEFAULT_METHODS = {"vanilla-linear": {}, "vanilla-shell": {"path": "shell"}, "spherical-linear": {"geometry": "spherical"},
-                   "spherical-slerp": {"path": "slerp", "geometry": "spherical"},
+DEFAULT_METHODS = {"vanilla-linear": {}, "vanilla-shell": {"path": "shell", "pack": 2}, "spherical-linear": {"geometry": "spherical", "pack": 2},
+                   "spherical-slerp": {"path": "slerp", "geometry": "spherical", "pack": 2},
                    "subset-loss-50": {"subset": "loss", "keep_fraction": 0.5},
                    "subset-random-50": {"subset": "random", "keep_fraction": 0.5},
-                   "micro-linear": {"model": "micro"}}
+                   "micro-linear": {"model": "micro", "steps_factor": 2.0}}
 #: the rows the papers' claims rest on, and the extra training seeds of the `make seeds` preset (replicates `<row>-seed<k>`)
 REPLICATED, REPLICATE_SEEDS = ("vanilla-linear", "spherical-slerp", "subset-loss-50", "subset-random-50"), (1, 2)
 DEFAULT_METHODS |= {f"{m}-seed{k}": {**DEFAULT_METHODS[m], "seed": k} for m in REPLICATED for k in REPLICATE_SEEDS}
@@ -160,6 +160,8 @@ class MethodConfig:
     keep: str = knob("highest", choices=("highest", "lowest"), doc="keep the highest or lowest scores; clustering: highest = nearest the cluster centre")
     balanced: bool = knob(False, doc="clustering: the same number from every cluster instead of the same share")
     seed: int = knob(0, ge=0, doc="added to the global seed (init, batches, samples): row `<name>-seed<k>` replicates row `<name>` with seed k")
+    pack: int = knob(1, ge=1, doc="tokens of p x p latent positions (space-to-depth, as FLUX packs): 2 makes the 4x4x4 latents 2x2x16, d = 16 per token for the sphere")
+    steps_factor: float = knob(1.0, gt=0.0, doc="this row trains steps_factor x train.steps (the small coarse-to-fine model needs 2 to reach its plateau)")
 
     def __post_init__(self):
         # the slerp path lives on the sphere: vanilla latents would be silently projected
@@ -171,6 +173,10 @@ class MethodConfig:
     def model_size(self, default: str) -> str:
         "The SiT size of this row, given `train.model`."
         return self.model or default
+
+    def train_steps(self, default: int) -> int:
+        "The training steps of this row, given `train.steps`."
+        return max(1, round(default * self.steps_factor))
 
 @dataclass(frozen=True)
 class DecoderConfig:
@@ -185,6 +191,7 @@ class DecoderConfig:
     adversarial_weight: float = knob(0.0, ge=0.0, doc="weight of the patch-discriminator hinge term (0: off)")
     adversarial_start: int = knob(0, ge=0, doc="step at which the adversarial term starts")
     swap_anchors: int = knob(300, ge=1, doc="anchors (test latents) of the component-swap probe")
+    packs: list[int] = knob([1, 2], ge=1, doc="token packings (methods.<row>.pack) with a spherical decoder and diagnostics: 1 (d = 4) and 2 (d = 16)")
 
     def __post_init__(self):
         if self.perceptual_model and not self.perceptual_weights:
@@ -354,9 +361,15 @@ class Params:
                 raise ParamsError(f"methods.{m}: a replicate of '{base}' may differ in seed only, not in {', '.join(diff)}")
         if c2f.small:   # the two velocity fields are mixed along one path: same path, geometry, latent space
             a, b = self.methods[c2f.small], self.methods[c2f.large]
-            if (a.path, a.geometry) != (b.path, b.geometry):
-                raise ParamsError(f"coarse_to_fine.small '{c2f.small}' ({a.path}, {a.geometry}) and coarse_to_fine.large "
-                                  f"'{c2f.large}' ({b.path}, {b.geometry}) must share path and geometry")
+            if (a.path, a.geometry, a.pack) != (b.path, b.geometry, b.pack):
+                raise ParamsError(f"coarse_to_fine.small '{c2f.small}' ({a.path}, {a.geometry}, pack {a.pack}) and coarse_to_fine.large "
+                                  f"'{c2f.large}' ({b.path}, {b.geometry}, pack {b.pack}) must share path, geometry and pack")
+        for m in self.rows.train + self.rows.reduced:   # the model's patch is counted on the packed grid; a spherical row needs its decoder
+            cfg = self.methods[m]
+            if self.train.patch_size % cfg.pack:
+                raise ParamsError(f"methods.{m}.pack: {cfg.pack} does not divide train.patch_size ({self.train.patch_size}): the model's patch on the packed grid is patch_size / pack")
+            if cfg.geometry == "spherical" and cfg.pack not in self.decoder.packs:
+                raise ParamsError(f"methods.{m}.pack: {cfg.pack} has no spherical decoder: add it to decoder.packs ({self.decoder.packs})")
         vanilla = [m for m in self.rows.train + self.rows.reduced if self.methods[m].geometry != "spherical"]
         if self.sample.sampler == "exp-euler" and vanilla:   # the exp-map sampler moves on the sphere
             raise ParamsError(f"sample.sampler: 'exp-euler' needs geometry 'spherical', but row '{vanilla[0]}' is vanilla (use auto)")

@@ -59,9 +59,9 @@ def draw_samples(model, info: dict, cfg, n: int, seed: int = 0, labels=None):
     return generate(model, n, shape, seed=seed, method=cfg.sampler_for(info.get("path", "linear")), steps=cfg.steps,
                     labels=labels, cfg_scale=cfg.cfg_scale, prior=flow_prior(info.get("geometry", "vanilla")))
 
-def decode_samples(decoder, latents: torch.Tensor, stats, geometry: str = "vanilla") -> torch.Tensor:
-    "Flow coordinates -> images in [-1, 1], through `decoder` (spherical samples are projected onto the sphere first)."
-    return decode_latents(decoder, to_decoder_input(latents, stats, geometry))
+def decode_samples(decoder, latents: torch.Tensor, stats, geometry: str = "vanilla", pack: int = 1) -> torch.Tensor:
+    "Flow coordinates -> images in [-1, 1], through `decoder` (spherical samples are projected onto the sphere first, packed tokens unpacked)."
+    return decode_latents(decoder, to_decoder_input(latents, stats, geometry, pack))
 
 # %% ../nbs/08a_evaluation.ipynb #e2cafcda
 def load_trained(method_dir):
@@ -78,7 +78,7 @@ def load_trained(method_dir):
 def _record(name: str, info: dict, res, decoder: str, seed: int, step: int, seconds: float) -> dict:
     spec = info["spec"]
     return {"row": name, "model": f"SiT-{spec['size']}/{spec['patch_size']}", "path": info.get("path", "linear"),
-            "geometry": info.get("geometry", "vanilla"), "sampler": res.method, "nfe": res.nfe, "decoder": decoder, "seed": seed,
+            "geometry": info.get("geometry", "vanilla"), "pack": int(info.get("pack", 1)), "sampler": res.method, "nfe": res.nfe, "decoder": decoder, "seed": seed,
             "replicate_seed": int(info.get("replicate_seed", 0)),
             "step": step, "train_steps": info["steps"], "train_samples": info.get("train_samples"), "num_samples": len(res.x),
             "seconds_per_sample": round(seconds / len(res.x), 6)}
@@ -103,7 +103,7 @@ def sample_row(name: str, model_dir, cfg, n: int, decoder, stats, decoder_name: 
         res = [draw_samples(model, info, cfg, n, seed + 1000 * d, labels) for d in range(draws)]
         seconds = (time.perf_counter() - t0) / draws
         x = torch.cat([r.x for r in res])
-        images = decode_samples(decoder, x, stats, info.get("geometry", "vanilla"))
+        images = decode_samples(decoder, x, stats, info.get("geometry", "vanilla"), info.get("pack", 1))
         sets[step] = SampleSet(images, _record(name, info, res[0], decoder_name, seed, step, seconds) | {"draws": draws}, x)
     return sets
 
@@ -116,7 +116,8 @@ def load_sample_sets(folder) -> dict:
 
 def redecode(sets: dict, decoder, stats, decoder_name: str) -> dict:
     "The same latents decoded by another decoder; the records say which."
-    return {s: SampleSet(decode_samples(decoder, ss.latents, stats, ss.record.get("geometry", "vanilla")), {**ss.record, "decoder": decoder_name}, ss.latents)
+    return {s: SampleSet(decode_samples(decoder, ss.latents, stats, ss.record.get("geometry", "vanilla"), ss.record.get("pack", 1)),
+                         {**ss.record, "decoder": decoder_name}, ss.latents)
             for s, ss in sets.items()}
 
 # %% ../nbs/08a_evaluation.ipynb #7ec54329

@@ -13,7 +13,8 @@ from .config import GEOMETRIES
 
 # %% auto #0
 __all__ = ['EPS', 'token_radius', 'token_norms', 'project_to_sphere', 'spherical_prior', 'tangent_project', 'radial_angular',
-           'slerp_unit', 'slerp', 'exp_map', 'to_flow_space', 'to_decoder_input', 'flow_prior']
+           'slerp_unit', 'slerp', 'exp_map', 'pack_tokens', 'unpack_tokens', 'to_flow_space', 'to_decoder_input',
+           'flow_prior', 'geometry_key']
 
 # %% ../nbs/09_geometry.ipynb #a6bfacfc
 EPS = 1e-7
@@ -102,19 +103,37 @@ def exp_map(x: torch.Tensor, v: torch.Tensor, radius: float | None = None, dim: 
 def _check_geometry(geometry: str):
     if geometry not in GEOMETRIES: raise ValueError(f"unknown geometry '{geometry}'; geometries: {', '.join(GEOMETRIES)}")
 
-def to_flow_space(z: torch.Tensor, stats, geometry: str) -> torch.Tensor:
-    "Encoder latents `[N, d, h, w]` -> flow coordinates: normalised per channel; `spherical`: projected per token to radius sqrt(d)."
+def pack_tokens(z: torch.Tensor, pack: int = 1) -> torch.Tensor:
+    "`[N, d, h, w]` -> `[N, d p^2, h / p, w / p]`: each `pack` x `pack` block of positions becomes one token (space-to-depth)."
+    if pack == 1: return z
+    if z.shape[-1] % pack or z.shape[-2] % pack:
+        raise ValueError(f"latents of {z.shape[-2]}x{z.shape[-1]} positions cannot be packed in {pack}x{pack} blocks (methods.<row>.pack)")
+    return torch.nn.functional.pixel_unshuffle(z, pack)
+
+def unpack_tokens(z: torch.Tensor, pack: int = 1) -> torch.Tensor:
+    "The inverse of `pack_tokens`."
+    return z if pack == 1 else torch.nn.functional.pixel_shuffle(z, pack)
+
+def to_flow_space(z: torch.Tensor, stats, geometry: str, pack: int = 1) -> torch.Tensor:
+    """Encoder latents `[N, d, h, w]` -> flow coordinates: normalised per channel, packed in `pack` x `pack` tokens;
+    `spherical`: projected per token to radius sqrt(d p^2)."""
     _check_geometry(geometry)
-    zn = stats.normalize(z)
+    zn = pack_tokens(stats.normalize(z), pack)
     return project_to_sphere(zn) if geometry == "spherical" else zn
 
-def to_decoder_input(zf: torch.Tensor, stats, geometry: str) -> torch.Tensor:
+def to_decoder_input(zf: torch.Tensor, stats, geometry: str, pack: int = 1) -> torch.Tensor:
     "Flow coordinates (data or samples) -> the decoder's input; `spherical` samples are projected onto the sphere first."
     _check_geometry(geometry)
-    return stats.denormalize(project_to_sphere(zf) if geometry == "spherical" else zf)
+    return stats.denormalize(unpack_tokens(project_to_sphere(zf) if geometry == "spherical" else zf, pack))
 
 def flow_prior(geometry: str):
-    "The noise `prior(shape, generator)` of a geometry: standard Gaussian, or the spherical prior."
+    "The noise `prior(shape, generator)` of a geometry: standard Gaussian, or the spherical prior (per token of the shape's channels)."
     _check_geometry(geometry)
     if geometry == "spherical": return lambda shape, g: spherical_prior(shape, generator=g)
     return lambda shape, g: torch.randn(shape, generator=g)
+
+def geometry_key(geometry: str, pack: int = 1) -> str:
+    "The name of a geometry's latent space, and of its finetuned decoder: `vanilla` (any packing), `spherical`, `spherical-pack2`."
+    _check_geometry(geometry)
+    return geometry if geometry == "vanilla" or pack == 1 else f"{geometry}-pack{pack}"
+

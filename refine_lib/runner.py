@@ -111,10 +111,12 @@ def main(argv=None):
     ap.add_argument("stage"); ap.add_argument("--method", default=None, help="the matrix item, for matrix stages (train)")
     ap.add_argument("--params", default="params.yaml"); ap.add_argument("--root", default=".")
     a = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # timestamps: a `dvc repro` log then says how long each stage took
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    t0 = time.perf_counter()
     try: out = run_stage(a.stage, a.params, a.root, method=a.method)
     except (StageFailed, ParamsError) as e: sys.exit(f"error: {e}")
-    log.info("stage %s done: %s", a.stage, out)
+    log.info("stage %s done in %.0f s: %s", a.stage + (f"@{a.method}" if a.method else ""), time.perf_counter() - t0, out)
 
 # %% ../nbs/03_runner.ipynb #c6b62596
 if __name__ == "__main__" and "ipykernel" not in sys.modules: main()  # not when a notebook runs this cell

@@ -11,13 +11,14 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .training import Objective, fit, random_batches, short_loop
-from .geometry import _safe_unit, to_decoder_input, to_flow_space, flow_prior, project_to_sphere, radial_angular, spherical_prior, token_norms
+from .geometry import (_safe_unit, to_decoder_input, to_flow_space, flow_prior, geometry_key, pack_tokens, project_to_sphere, radial_angular,
+                                 spherical_prior, token_norms)
 
 # %% auto #0
 __all__ = ['PAPER_ABLATION_FID', 'CLAIMS', 'SWAP_ROWS', 'NORM_COLUMNS', 'RADIAL_PAIRS', 'SWAP_CONDITIONS',
            'RECONSTRUCTION_COLUMNS', 'gaussian_mean_radius', 'norm_concentration', 'radial_share_curve',
            'same_class_neighbours', 'swap_components', 'component_swap_probe', 'PerceptualLoss', 'PatchDiscriminator',
-           'decoder_parameters', 'finetune_decoder', 'steps_to_reach', 'other_geometry', 'norm_rows', 'norm_caption',
+           'decoder_parameters', 'finetune_decoder', 'steps_to_reach', 'swap_decoder', 'norm_rows', 'norm_caption',
            'radial_share_curves', 'radial_share_summary', 'plot_radial_share', 'flow_decoder', 'swap_probe_summary',
            'plot_swap_probe', 'reconstructions', 'reconstruction_errors', 'reconstruction_caption',
            'plot_reconstructions', 'plot_decoder_loss']
@@ -178,25 +179,30 @@ def steps_to_reach(fid_by_step: dict, target: float):
 #: rows whose latents are also decoded by the other geometry's decoder (the decoder-swap control)
 SWAP_ROWS = ("spherical-slerp", "vanilla-linear")
 
-def other_geometry(geometry: str) -> str:
-    "The geometry whose decoder a swap row borrows."
-    return "vanilla" if geometry == "spherical" else "spherical"
+def swap_decoder(key: str, spherical_key: str = "spherical") -> str:
+    "The decoder a swap row borrows: the vanilla one for a spherical row (`key` = its `geometry_key`), `spherical_key` for a vanilla row."
+    return spherical_key if key == "vanilla" else "vanilla"
 
 # %% ../nbs/10_spherical.ipynb #c4adf402
 #: the norm table's columns: `(key, header, format)` for `refine_lib.evaluation.render_table`
 NORM_COLUMNS = [("mean_radius_over_sqrt_d", "mean radius / sqrt(d)", "{:.4f}"), ("cv", "CV", "{:.4f}"), ("tokens", "tokens", "{}")]
 
-def norm_rows(z: torch.Tensor, flow: dict, gen: torch.Generator) -> dict:
-    "`norm_concentration` of encoder latents `z`, of their `flow` coordinates (`{geometry: latents}`) and of one draw of each prior from `gen`."
-    return {"raw encoder latents": norm_concentration(z),
-            "normalised latents (vanilla)": norm_concentration(flow["vanilla"]),
-            "projected latents (spherical)": norm_concentration(flow["spherical"]),
-            "Gaussian noise (vanilla prior)": norm_concentration(torch.randn(z.shape, generator=gen)),
-            "spherical prior": norm_concentration(flow_prior("spherical")(z.shape, gen))}
+def norm_rows(z: torch.Tensor, flow: dict, gen: torch.Generator, pack: int = 1) -> dict:
+    """`norm_concentration` of encoder latents `z`, of their `flow` coordinates (`{geometry: latents}`, packed in `pack`)
+    and of one draw of each prior from `gen`, in tokens of `pack` x `pack` positions; the names end with `, d = <d>`."""
+    zp = pack_tokens(z, pack)
+    d = zp.shape[1]
+    return {f"raw encoder latents, d = {d}": norm_concentration(zp),
+            f"normalised latents (vanilla), d = {d}": norm_concentration(flow["vanilla"]),
+            f"projected latents (spherical), d = {d}": norm_concentration(flow["spherical"]),
+            f"Gaussian noise (vanilla prior), d = {d}": norm_concentration(torch.randn(zp.shape, generator=gen)),
+            f"spherical prior, d = {d}": norm_concentration(flow_prior("spherical")(zp.shape, gen))}
 
-def norm_caption(d: int) -> str:
-    "The norm table's caption: the token dimension and the analytic Gaussian mean radius / sqrt(d)."
-    return f"Per-token norms (d = {d}); analytic Gaussian mean radius / sqrt(d) = {gaussian_mean_radius(d) / math.sqrt(d):.4f}."
+def norm_caption(d) -> str:
+    "The norm table's caption: the token dimension(s) `d` (an int or a list) and the analytic Gaussian mean radius / sqrt(d) of each."
+    ds = [d] if isinstance(d, int) else list(d)
+    radii = ", ".join(f"{gaussian_mean_radius(k) / math.sqrt(k):.4f}" + (f" (d = {k})" if len(ds) > 1 else "") for k in ds)
+    return f"Per-token norms (d = {', '.join(map(str, ds))}); analytic Gaussian mean radius / sqrt(d) = {radii}."
 
 # %% ../nbs/10_spherical.ipynb #32b77e4d
 from .paths import get_path
@@ -237,10 +243,10 @@ def plot_radial_share(radial: dict, title: str):
 #: the conditions of the component-swap probe, in the order of its table and box plot
 SWAP_CONDITIONS = ("direction kept", "radius kept", "neighbour")
 
-def flow_decoder(ae, stats, geometry: str = "vanilla"):
-    "A `decode(zf)`: flow coordinates of `geometry` -> images in [-1, 1], with `ae`'s decoder."
+def flow_decoder(ae, stats, geometry: str = "vanilla", pack: int = 1):
+    "A `decode(zf)`: flow coordinates of `geometry` (tokens packed in `pack`) -> images in [-1, 1], with `ae`'s decoder."
     from refine_lib.autoencoder import decode_latents
-    def decode(zf: torch.Tensor) -> torch.Tensor: return decode_latents(ae, to_decoder_input(zf, stats, geometry))
+    def decode(zf: torch.Tensor) -> torch.Tensor: return decode_latents(ae, to_decoder_input(zf, stats, geometry, pack))
     return decode
 
 def swap_probe_summary(probe: dict) -> dict:
@@ -271,14 +277,17 @@ def plot_swap_probe(probe: dict, decode, z: torch.Tensor, extractor_name: str, n
 #: the reconstruction table's columns: `(key, header, format)` for `refine_lib.evaluation.render_table`
 RECONSTRUCTION_COLUMNS = [("mse", "MSE", "{:.5f}"), ("l1", "L1", "{:.4f}"), ("psnr_db", "PSNR (dB)", "{:.2f}")]
 
-def reconstructions(ae, decoders: dict, z: torch.Tensor, stats) -> dict:
-    "Images decoded from encoder latents `z` by the original `ae` (vanilla and projected inputs) and by `decoders[geometry]` on its own geometry's inputs."
+def reconstructions(ae, decoders: dict, z: torch.Tensor, stats, packs=(1,)) -> dict:
+    """Images decoded from encoder latents `z` by the original `ae` (vanilla inputs, and inputs projected in tokens of
+    each of `packs`) and by `decoders[key]` (`geometry_key`: `vanilla`, `spherical`, `spherical-pack2`) on its own inputs."""
     from refine_lib.autoencoder import decode_latents
-    inp = {g: to_decoder_input(to_flow_space(z, stats, g), stats, g) for g in ("vanilla", "spherical")}
-    return {"original decoder": decode_latents(ae, inp["vanilla"]),
-            "original decoder on projected latents": decode_latents(ae, inp["spherical"]),
-            "finetuned vanilla decoder": decode_latents(decoders["vanilla"], inp["vanilla"]),
-            "spherical decoder (projected latents)": decode_latents(decoders["spherical"], inp["spherical"])}
+    vanilla = to_decoder_input(to_flow_space(z, stats, "vanilla"), stats, "vanilla")
+    projected = {p: to_decoder_input(to_flow_space(z, stats, "spherical", p), stats, "spherical", p) for p in packs}
+    d = {p: z.shape[1] * p * p for p in packs}
+    return ({"original decoder": decode_latents(ae, vanilla)}
+            | {f"original decoder on projected latents, d = {d[p]}": decode_latents(ae, projected[p]) for p in packs}
+            | {"finetuned vanilla decoder": decode_latents(decoders["vanilla"], vanilla)}
+            | {f"spherical decoder (projected latents), d = {d[p]}": decode_latents(decoders[geometry_key("spherical", p)], projected[p]) for p in packs})
 
 def reconstruction_errors(recs: dict, images: torch.Tensor) -> dict:
     "`image_errors` of each reconstruction in `recs` against `images`."

@@ -17,8 +17,8 @@ __all__ = ['SCORE_NAMES', 'SCORES_INDEX', 'REDUCED_COLUMNS', 'COARSE_TO_FINE_COL
            'clustering_keep', 'keep_per_cluster', 'random_score', 'kcenter_score', 'select_subset', 'compute_scores',
            'subset_indices', 'full_data_counterpart', 'save_scores', 'load_scores', 'paired_cosine', 'best_t_split',
            'spearman', 'criterion_agreement', 'reduced_data_rows', 'stability_pairs', 'coarse_to_fine_sweep',
-           'add_speedups', 'coarse_to_fine_rows', 'seam_states', 'seam_batches', 'seam_objective', 'train_seam',
-           'plot_coarse_to_fine', 'plot_pairs', 'coarse_to_fine_name']
+           'add_speedups', 'coarse_to_fine_rows', 'seam_states', 'seam_velocities', 'seam_batches', 'seam_objective',
+           'train_seam', 'plot_coarse_to_fine', 'plot_pairs', 'coarse_to_fine_name']
 
 # %% ../nbs/11_stability.ipynb #fc92e7e3
 def per_t_normalised_mean(values: torch.Tensor) -> torch.Tensor:
@@ -301,13 +301,13 @@ def add_speedups(rows: list) -> list:
     return rows
 
 # %% ../nbs/11_stability.ipynb #bd1d6088
-def coarse_to_fine_rows(sweep: dict, autoencoder, stats, geometry: str, ref, cfg, draws: int = 1, **extra) -> list:
+def coarse_to_fine_rows(sweep: dict, autoencoder, stats, geometry: str, ref, cfg, draws: int = 1, pack: int = 1, **extra) -> list:
     """One scored row per `t_split` of a `coarse_to_fine_sweep` of `draws` sample sets: each model's calls, NFE,
     sampler, seconds per sample, `extra` fields, and the scores of the decoded samples (`refine_lib.evaluation.score_sets`
-    against `ref`: with several draws, the mean of each metric and its interval)."""
+    against `ref`: with several draws, the mean of each metric and its interval); `geometry` and `pack`: the rows' latent space."""
     from refine_lib.evaluation import SampleSet, decode_samples, score_sets
     return [{"t_split": t, "small_calls": res.calls["small"], "large_calls": res.calls["large"], "nfe": res.nfe, "sampler": res.method, **extra, "draws": draws,
-             "seconds_per_sample": sec, **score_sets({0: SampleSet(decode_samples(autoencoder, res.x, stats, geometry), {"draws": draws})}, ref, cfg)}
+             "seconds_per_sample": sec, **score_sets({0: SampleSet(decode_samples(autoencoder, res.x, stats, geometry, pack), {"draws": draws})}, ref, cfg)}
             for t, (res, sec) in sweep.items()]
 
 # %% ../nbs/11_stability.ipynb #e86fdac9
@@ -322,8 +322,16 @@ def seam_states(large, latents: torch.Tensor, t_split: float, steps: int = 8, ba
         out.append(x)
     return torch.cat(out)
 
-def seam_batches(latents: torch.Tensor, states: torch.Tensor, path, batch_size: int, t_split: float, timesteps: str = "uniform"):
-    "Flow-matching batches of the small model's part of the path (t drawn by `sample_timesteps`, scaled to [0, t_split)), each with the seam state of the same rows."
+@torch.no_grad()
+def seam_velocities(large, states: torch.Tensor, t_split: float, batch_size: int = 512) -> torch.Tensor:
+    "The frozen large model's velocity at each seam state (the seam term's target): computed once, not at every step."
+    large.eval()
+    return torch.cat([large(x, torch.full((len(x),), t_split)).float() for x in states.split(batch_size)])
+
+def seam_batches(latents: torch.Tensor, states: torch.Tensor, path, batch_size: int, t_split: float, timesteps: str = "uniform",
+                 velocities: torch.Tensor | None = None):
+    """Flow-matching batches of the small model's part of the path (t drawn by `sample_timesteps`, scaled to [0, t_split)),
+    each with the seam state of the same rows (and the large model's velocity there, `velocities`, when given)."""
     from refine_lib.training import sample_timesteps
     latents = latents.float()
     def draw(gen):
@@ -331,17 +339,20 @@ def seam_batches(latents: torch.Tensor, states: torch.Tensor, path, batch_size: 
         x1 = latents[idx]
         x0 = torch.randn(x1.shape, generator=gen)
         t = sample_timesteps(len(idx), gen, timesteps) * t_split
-        return {"target": path.sample(x0, x1, t), "t": t, "seam": states[idx]}
+        return {"target": path.sample(x0, x1, t), "t": t, "seam": states[idx]} | ({"seam_velocity": velocities[idx]} if velocities is not None else {})
     return draw
 
 def seam_objective(path, t_split: float, weight: float = 0.1):
-    "The small model's loss (`'model'`): flow matching on t < t_split plus `weight` x the velocity gap to the frozen `'large'` model at the seam states."
+    """The small model's loss (`'model'`): flow matching on t < t_split plus `weight` x the velocity gap to the frozen
+    large model at the seam states (`'seam_velocity'` of the batch, precomputed; else the `'large'` model is run)."""
     from refine_lib.training import Objective
     def loss(b, ctx):
-        small, large = ctx.models["model"], ctx.models["large"]
+        small = ctx.models["model"]
         fm = path.loss(small(b["target"].x_t, b["t"]).float(), b["target"]).mean()
         ts = torch.full((len(b["seam"]),), t_split, device=b["seam"].device)
-        with torch.no_grad(): target = large(b["seam"], ts).float()
+        if "seam_velocity" in b: target = b["seam_velocity"]
+        else:
+            with torch.no_grad(): target = ctx.models["large"](b["seam"], ts).float()
         seam = (small(b["seam"], ts).float() - target).pow(2).flatten(1).mean(1).mean()
         return {"loss": fm + weight * seam, "flow": fm.detach(), "seam": seam.detach()}
     return Objective(loss, params=lambda models: models["model"].parameters())
@@ -354,8 +365,9 @@ def train_seam(small, large, latents: torch.Tensor, path, cfg, ckpt_dir, t_split
     if path.name != "linear": raise ValueError(f"the seam loss inverts the large model with Euler on the linear path, not '{path.name}'")
     large = large.requires_grad_(False)
     states = seam_states(large, latents, t_split, invert_steps)
+    velocities = seam_velocities(large, states, t_split)   # the large model is frozen: its seam targets are fixed
     settings = {**(settings or {}), "seam": {"t_split": t_split, "weight": weight, "invert_steps": invert_steps, "timesteps": timesteps}}
-    return fit({"model": small, "large": large}, seam_objective(path, t_split, weight), seam_batches(latents, states, path, cfg.batch_size, t_split, timesteps),
+    return fit({"model": small}, seam_objective(path, t_split, weight), seam_batches(latents, states, path, cfg.batch_size, t_split, timesteps, velocities),
                cfg, ckpt_dir, seed=seed, settings=settings, ema=("model",), desc="train-seam", **kw)
 
 # %% ../nbs/11_stability.ipynb #ddd7bcd3

@@ -67,13 +67,18 @@ def test_features_stage(repro_project):
 def test_finetune_decoder_stage(repro_project):
     proj, _ = repro_project
     fd = metrics(proj, "finetune-decoder")
-    assert set(fd["reconstruction"]) == {"original decoder", "original decoder on projected latents", "finetuned vanilla decoder",
-                                         "spherical decoder (projected latents)"}
-    assert abs(fd["norms"]["projected latents (spherical)"]["mean_radius_over_sqrt_d"] - 1) < 1e-6
-    assert fd["radial_share"]["spherical-slerp"]["t_mid"] < 1e-6 < fd["radial_share"]["vanilla-linear"]["t_mid"]
-    assert fd["swap_probe"]["anchors"] == 50
+    # decoder.packs [1, 2]: tokens of d = 4 (one position) and d = 16 (2x2 positions), a spherical decoder for each
+    assert set(fd["reconstruction"]) == {"original decoder", "original decoder on projected latents, d = 4", "original decoder on projected latents, d = 16",
+                                         "finetuned vanilla decoder", "spherical decoder (projected latents), d = 4", "spherical decoder (projected latents), d = 16"}
+    for d in (4, 16):
+        assert abs(fd["norms"][f"projected latents (spherical), d = {d}"]["mean_radius_over_sqrt_d"] - 1) < 1e-6
+        assert fd["radial_share"][f"spherical-slerp, d = {d}"]["t_mid"] < 1e-6 < fd["radial_share"][f"vanilla-linear, d = {d}"]["t_mid"]
+        assert fd["swap_probe"][f"d = {d}"]["anchors"] == 50
+    # the Gaussian shell is thinner at d = 16: the premise the packing is for
+    assert fd["norms"]["Gaussian noise (vanilla prior), d = 16"]["cv"] < fd["norms"]["Gaussian noise (vanilla prior), d = 4"]["cv"]
     for f in ["outputs/finetune-decoder/spherical/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/radial_share.png",
-              "outputs/finetune-decoder/vanilla/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/swap_probe.png",
+              "outputs/finetune-decoder/spherical-pack2/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/swap_probe_d16.png",
+              "outputs/finetune-decoder/vanilla/diffusion_pytorch_model.safetensors", "reports/finetune-decoder/swap_probe_d4.png",
               "reports/finetune-decoder/norm_table.md"]:
         assert (proj / f).exists(), f
 
@@ -91,8 +96,11 @@ def test_train_stage(repro_project):
     proj, _ = repro_project
     for m in ROWS + ["subset-loss-50", "subset-random-50"]:
         t = metrics(proj, f"train/{m}")
-        assert t["steps"] == 40 and t["train_samples"] == (719 if m.startswith("subset") else 1438), m
+        assert t["steps"] == (80 if m == "micro-linear" else 40) and t["train_samples"] == (719 if m.startswith("subset") else 1438), m   # micro: steps_factor 2
     assert metrics(proj, "train/micro-linear")["model"].startswith("SiT-micro")
+    # spherical-slerp packs 2x2 positions into tokens of 16 channels: a 2x2 grid, patch 1 (the same 4 tokens as patch 2 on 4x4)
+    sph = json.loads((proj / "outputs/train/spherical-slerp/model.json").read_text())
+    assert (sph["pack"], sph["spec"]["in_channels"], sph["spec"]["input_size"], sph["spec"]["patch_size"]) == (2, 16, 2, 1)
     # a replicate: the same method with another seed, so another init and other batches
     infos = {m: json.loads((proj / f"outputs/train/{m}/model.json").read_text()) for m in ("vanilla-linear", "vanilla-linear-seed1")}
     assert (infos["vanilla-linear"]["seed"], infos["vanilla-linear-seed1"]["seed"], infos["vanilla-linear-seed1"]["replicate_seed"]) == (0, 1, 1)
@@ -138,15 +146,16 @@ def test_sample_stage_writes_the_samples_contract(repro_project):
         r = metrics(proj, f"sample/{m}")[m]
         assert {"fid", "precision", "recall", "density", "coverage", "memorized", "extractor", "num_samples", "sampler", "nfe", "seed"} <= set(r)
         assert r["num_samples"] == 64 and r["num_real"] == 359 and r["extractor"].startswith("classifier") and r["decoder"] == "encode"
-        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4 and set(r["fid_by_step"]) == {"20", "40"}
+        steps = [20, 40, 60, 80] if m == "micro-linear" else [20, 40]   # micro-linear: steps_factor 2
+        assert r["sampler"] == ("exp-euler-4" if m == "spherical-slerp" else "euler-4") and r["nfe"] == 4 and set(r["fid_by_step"]) == set(map(str, steps))
         sets = load_sample_sets(proj / "outputs/sample" / m)
-        assert list(sets) == [20, 40] and sets[40].images.shape == (128, 1, 16, 16) and sets[40].record["row"] == m   # 2 draws of 64
+        assert list(sets) == steps and sets[steps[-1]].images.shape == (128, 1, 16, 16) and sets[steps[-1]].record["row"] == m   # 2 draws of 64
         assert sets[20].images.shape == (128, 1, 16, 16) and r["draws"] == 2 and r["fid_lo"] < r["fid"] < r["fid_hi"]   # snapshots: the same draws
     # every row and replicate draws from the same noise (common random numbers): the replicate differs by its model only
     assert metrics(proj, "sample/vanilla-linear-seed1")["vanilla-linear-seed1"]["seed"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["seed"]
-    # spherical samples stay on the sphere: exp-map sampling of a slerp-trained model, radius sqrt(4) = 2 per token
+    # spherical samples stay on the sphere: exp-map sampling of a slerp-trained model, tokens of 2x2 positions: radius sqrt(16) = 4
     x = load_sample_sets(proj / "outputs/sample/spherical-slerp")[40].latents
-    assert (x.norm(dim=1) - 2).abs().max() < 1e-4
+    assert x.shape[1:] == (16, 2, 2) and (x.norm(dim=1) - 4).abs().max() < 1e-4
     assert metrics(proj, "sample/micro-linear")["micro-linear"]["model"] == "SiT-micro/2"
 
 
@@ -161,13 +170,13 @@ def test_evaluate_spherical_stage(repro_project):
     proj, _ = repro_project
     sph = metrics(proj, "evaluate-spherical")
     ev = sph["rows"]
-    assert set(ev) == {f"{m} + {'spherical' if m.startswith('spherical') else 'vanilla'} decoder" for m in ROWS} | {"decoder swap: spherical-slerp + vanilla decoder",
-                                                                           "decoder swap: vanilla-linear + spherical decoder"}
-    r = ev["spherical-slerp + spherical decoder"]
-    assert r["decoder"] == "finetune-decoder/spherical" and r["paper_fid"] == 20.55 and set(r["fid_by_step"]) == {"20", "40"}
+    assert set(ev) == {f"{m} + {'spherical-pack2' if m.startswith('spherical') else 'vanilla'} decoder" for m in ROWS} | {
+        "decoder swap: spherical-slerp + vanilla decoder", "decoder swap: vanilla-linear + spherical-pack2 decoder"}
+    r = ev["spherical-slerp + spherical-pack2 decoder"]
+    assert r["decoder"] == "finetune-decoder/spherical-pack2" and r["paper_fid"] == 20.55 and set(r["fid_by_step"]) == {"20", "40"} and r["pack"] == 2
     assert ev["decoder swap: spherical-slerp + vanilla decoder"]["decoder"] == "finetune-decoder/vanilla"
     md = (proj / "reports/evaluate-spherical/ablation.md").read_text()
-    assert "| spherical-slerp + spherical decoder |" in md and "vanilla-linear-seed1 + vanilla decoder" in ev
+    assert "| spherical-slerp + spherical-pack2 decoder |" in md and "vanilla-linear-seed1 + vanilla decoder" in ev
     # the two seeds of vanilla-linear are one line of the table: their mean, with the t-interval
     line = next(l for l in md.splitlines() if l.startswith("| vanilla-linear + vanilla decoder |"))
     mean = (ev["vanilla-linear + vanilla decoder"]["fid"] + ev["vanilla-linear-seed1 + vanilla decoder"]["fid"]) / 2
@@ -191,7 +200,7 @@ def test_evaluate_stability_stage(repro_project):
     seam = rows["coarse-to-fine + seam t70"]
     assert (seam["small_calls"], seam["large_calls"], seam["seam_loss"]) == (3, 1, True) and seam["fid"] != rows["coarse-to-fine t70"]["fid"]
     ts = metrics(proj, "train-seam")
-    assert ts["steps"] == 40 and ts["t_split"] == 0.7 and ts["model"].startswith("SiT-micro") and ts["final_seam_term"] > 0
+    assert ts["steps"] == 80 and ts["t_split"] == 0.7 and ts["model"].startswith("SiT-micro") and ts["final_seam_term"] > 0
     assert "| 0.7 + seam loss |" in (proj / "reports/evaluate-stability/coarse_to_fine.md").read_text()
     assert list(st["pairs"]) == ["vanilla-linear vs subset-loss-50", "vanilla-linear vs subset-random-50", "vanilla-linear vs micro-linear"]
     assert all(-1 <= p["paired_mean"] <= 1 and -1 <= p["shuffled_mean"] <= 1 and p["n"] == 128 for p in st["pairs"].values())   # 2 draws of 64
@@ -386,9 +395,9 @@ def test_train_stage_on_two_processes(repro_project, tmp_path):
         from refine_lib.evaluation import load_trained
         from refine_lib.training import read_checkpoint
         model, info = load_trained(proj / "outputs/train/micro-linear")
-        assert info["steps"] == 40
+        assert info["steps"] == 80
         tensors, meta = read_checkpoint(proj / "outputs/train/micro-linear/checkpoints/checkpoint.safetensors")
-        assert meta["step"] == "40" and {"rng.generator.0", "rng.generator.1"} <= set(tensors)
+        assert meta["step"] == "80" and {"rng.generator.0", "rng.generator.1"} <= set(tensors)
         assert json.loads(meta["settings"])["loop"]["processes"] == 2
     finally:
         for p in touches: _copy(tmp_path / "backup" / p, proj / p)
@@ -412,7 +421,7 @@ def test_exp_run_switches_a_rows_path_and_geometry(repro_project):
     assert "Running stage 'train@spherical-slerp'" in out and "Running stage 'train@vanilla-linear'" not in out, out
     row = json.loads((proj / "metrics/sample/spherical-slerp.json").read_text())["spherical-slerp"]
     assert (row["path"], row["geometry"], row["sampler"], row["decoder"]) == ("linear", "spherical", "euler-4", "encode")
-    assert "spherical-slerp + spherical decoder" in json.loads((proj / "metrics/evaluate-spherical.json").read_text())["rows"]
+    assert "spherical-slerp + spherical-pack2 decoder" in json.loads((proj / "metrics/evaluate-spherical.json").read_text())["rows"]
     p = run("dvc exp run -S methods.vanilla-linear.path=slerp", proj, env=env, check=False)
     assert p.returncode != 0 and "methods.vanilla-linear: path 'slerp' needs geometry 'spherical'" in p.stdout, p.stdout[-2000:]
     run("git checkout -- params.yaml", proj, env=env)   # the last test of the module: no need to rerun the pipeline
