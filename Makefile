@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d4 spherical-vae16 seeds
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d4 spherical-vae16 spherical-seeds seeds
 
 all: test
 
@@ -70,6 +70,13 @@ spherical-vae16: data
 seeds: data
 	bin/exp-run -n seeds $$($(PY) -c 'from refine_lib.config import load_params, with_replicates, REPLICATE_SEEDS; p = load_params(); \
 	  print(f"-S rows.train=[{chr(44).join(with_replicates(p.rows.train))}] -S rows.reduced=[{chr(44).join(with_replicates(p.rows.reduced))}] -S lirf.seeds=[{chr(44).join(map(str, (0, *REPLICATE_SEEDS)))}]")')
+
+# the spherical claim alone over 3 training seeds: the default rows with the replicates of vanilla-linear and
+# spherical-slerp, up to evaluate-spherical only (4 trainings more, about 25 min on 2 CPU cores); results:
+# reports/evaluate-spherical/ablation.md of the experiment (committed copy: reports/seeds/spherical_ablation.md)
+spherical-seeds: data
+	bin/exp-run -n spherical-seeds $$($(PY) -c 'from refine_lib.config import load_params, with_replicates; \
+	  print(f"-S rows.train=[{chr(44).join(with_replicates(load_params().rows.train))}]")') evaluate-spherical
 
 nbtest: venv
 	nbdev-test --n-workers 2
