@@ -56,7 +56,7 @@ spherical-d4: data
 # geometry table with 3 training seeds of the claim's pair (vanilla-linear, spherical-slerp), as one DVC experiment of
 # only what evaluate-spherical needs (encode, finetune-decoder, train and sample of these rows; no LIRF, no stability
 # rows): 8 trainings, about 40 min on 2 CPU cores. Results: reports/evaluate-spherical/ and
-# reports/finetune-decoder/norm_table.md of the experiment (committed copy of an earlier protocol: reports/spherical-d16/)
+# reports/finetune-decoder/norm_table.md of the experiment (committed copy of an earlier protocol: reports/spherical-vae16/)
 SPHERICAL_VAE16_ROWS := vanilla-linear,vanilla-linear-seed1,vanilla-linear-seed2,spherical-slerp,spherical-slerp-seed1,spherical-slerp-seed2,vanilla-shell,spherical-linear
 spherical-vae16: data
 	bin/exp-run -n spherical-vae16 -S "encode.block_out_channels=[16,32,32,32]" -S encode.latent_channels=16 -S train.patch_size=1 \

@@ -32,9 +32,12 @@ RECIPES = {
     "tiny-p2-b64-lr2e-3-logit":  ("tiny", 2, 64, 2e-3, "constant", "logit-normal"),
     "micro-p2-b128-lr2e-3-logit": ("micro", 2, 128, 2e-3, "constant", "logit-normal"),
     "tiny-p2-b128-lr4e-3-logit": ("tiny", 2, 128, 4e-3, "constant", "logit-normal"),
+    # the small coarse-to-fine model: does a larger learning rate bring its plateau within 16000 steps?
+    "micro-p2-b128-lr4e-3-logit": ("micro", 2, 128, 4e-3, "constant", "logit-normal"),
+    "micro-p2-b128-lr8e-3-logit": ("micro", 2, 128, 8e-3, "constant", "logit-normal"),
 }
 
-def run(name, p, ref, ae, zn, stats, steps, every, draws, seed):
+def run(name, p, ref, ae, zn, stats, steps, every, draws, seed, samples=359):
     size, patch, bs, lr, schedule, timesteps = RECIPES[name]
     spec = SiTSpec(size=size, patch_size=patch, input_size=zn.shape[-1], in_channels=zn.shape[1])
     info = {"spec": vars(spec) | {"num_classes": 0}, "path": "linear", "geometry": "vanilla"}
@@ -45,7 +48,7 @@ def run(name, p, ref, ae, zn, stats, steps, every, draws, seed):
         for end in range(every, steps + 1, every):   # one run, continued: each segment resumes from the last checkpoint
             res = train_flow(model, zn, get_path("linear"), loop, ckpt, seed=seed, stop_after=end, progress=False, timesteps=timesteps)
             train_s += res["seconds"]
-            fids = [E.score_samples(E.decode_samples(ae, E.draw_samples(res["ema"], info, p.sample, 359, seed=seed + 1000 * d).x, stats, "vanilla"),
+            fids = [E.score_samples(E.decode_samples(ae, E.draw_samples(res["ema"], info, p.sample, samples, seed=seed + 1000 * d).x, stats, "vanilla"),
                                     ref, p.score, memorization=False)["fid"] for d in range(draws)]
             curve.append({"step": end, "train_seconds": round(train_s, 1), "fid": statistics.mean(fids),
                           "fid_sd_draws": statistics.stdev(fids) if draws > 1 else None, "fids": fids})
@@ -57,15 +60,16 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", nargs="*", default=list(RECIPES)); ap.add_argument("--steps", type=int, default=6000)
     ap.add_argument("--every", type=int, default=1000); ap.add_argument("--draws", type=int, default=3)
+    ap.add_argument("--samples", type=int, default=359, help="samples per draw (the pipeline: 1000)")
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/recipe_sweep.json")
     a = ap.parse_args()
     p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
     zn, out = to_flow_space(z, stats, "vanilla"), Path(a.out)
     result = json.loads(out.read_text()) if out.exists() else {}
     result.setdefault("recipes", {})
-    result.update({"reference": ref.description, "features": ref.name, "samples_per_draw": 359, "draws": a.draws,
+    result.update({"reference": ref.description, "features": ref.name, "samples_per_draw": a.samples, "draws": a.draws,
                    "sampler": "euler-50", "threads": torch.get_num_threads(), "device": "cpu"})
     for name in a.only:
-        result["recipes"][name] = run(name, p, ref, ae, zn, stats, a.steps, a.every, a.draws, a.seed) | {"steps": a.steps}
+        result["recipes"][name] = run(name, p, ref, ae, zn, stats, a.steps, a.every, a.draws, a.seed, a.samples) | {"steps": a.steps}
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp"); tmp.write_text(json.dumps(result, indent=2) + "\n"); tmp.replace(out)   # after each recipe
