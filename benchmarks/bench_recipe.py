@@ -35,6 +35,7 @@ RECIPES = {
     # the small coarse-to-fine model: does a larger learning rate bring its plateau within 16000 steps?
     "micro-p2-b128-lr4e-3-logit": ("micro", 2, 128, 4e-3, "constant", "logit-normal"),
     "micro-p2-b128-lr8e-3-logit": ("micro", 2, 128, 8e-3, "constant", "logit-normal"),
+    "micro-p2-b256-lr4e-3-logit": ("micro", 2, 256, 4e-3, "constant", "logit-normal"),   # 1.45x the cost of a step at 128
 }
 
 def run(name, p, ref, ae, zn, stats, steps, every, draws, seed, samples=359):
