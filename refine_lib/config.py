@@ -161,7 +161,7 @@ class MethodConfig:
     balanced: bool = knob(False, doc="clustering: the same number from every cluster instead of the same share")
     seed: int = knob(0, ge=0, doc="added to the global seed (init, batches, samples): row `<name>-seed<k>` replicates row `<name>` with seed k")
     pack: int = knob(1, ge=1, doc="tokens of p x p latent positions (space-to-depth, as FLUX packs): 2 makes the 4x4x4 latents 2x2x16, d = 16 per token for the sphere")
-    steps_factor: float = knob(1.0, gt=0.0, doc="this row trains steps_factor x train.steps (the small coarse-to-fine model needs 2 to reach its plateau)")
+    steps_factor: float = knob(1.0, gt=0.0, doc="this row trains steps_factor x train.steps (micro-linear: 2; at 1 its FID still fell 15% over its last doubling)")
 
     def __post_init__(self):
         # the slerp path lives on the sphere: vanilla latents would be silently projected
