@@ -14,11 +14,12 @@ import yaml
 # %% auto #0
 __all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'PATH_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'REPLICATED',
            'REPLICATE_SEEDS', 'DEFAULT_ROWS', 'GEOMETRIES', 'SAMPLER_CHOICES', 'TEACHERS', 'DEFAULT_LIRF_RUNS',
-           'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'ParamsError', 'Registry', 'knob', 'DataConfig', 'EncodeConfig',
-           'FeaturesConfig', 'with_replicates', 'TrainConfig', 'MethodConfig', 'DecoderConfig', 'RowsConfig',
-           'SampleConfig', 'ScoreConfig', 'CoarseToFineConfig', 'ScoresConfig', 'SemanticConfig', 'LirfRunConfig',
-           'LirfConfig', 'Params', 'from_dict', 'load_params', 'to_dict', 'stage_parameters', 'section',
-           'method_section', 'imported_modules', 'stage_modules', 'code_fingerprint']
+           'DEFAULT_BFR_REFINERS', 'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'ParamsError', 'Registry', 'knob', 'DataConfig',
+           'EncodeConfig', 'FeaturesConfig', 'with_replicates', 'TrainConfig', 'MethodConfig', 'DecoderConfig',
+           'RowsConfig', 'SampleConfig', 'ScoreConfig', 'CoarseToFineConfig', 'ScoresConfig', 'SemanticConfig',
+           'LirfRunConfig', 'LirfConfig', 'BfrRefinerConfig', 'parse_refiner_sampler', 'BfrConfig', 'Params',
+           'from_dict', 'load_params', 'to_dict', 'stage_parameters', 'section', 'method_section', 'imported_modules',
+           'stage_modules', 'code_fingerprint']
 
 # %% ../nbs/00_config.ipynb #05f0a01e
 class ParamsError(ValueError):
@@ -161,7 +162,7 @@ class MethodConfig:
     balanced: bool = knob(False, doc="clustering: the same number from every cluster instead of the same share")
     seed: int = knob(0, ge=0, doc="added to the global seed (init, batches, samples): row `<name>-seed<k>` replicates row `<name>` with seed k")
     pack: int = knob(1, ge=1, doc="tokens of p x p latent positions (space-to-depth, as FLUX packs): 2 makes the 4x4x4 latents 2x2x16, d = 16 per token for the sphere")
-    steps_factor: float = knob(1.0, gt=0.0, doc="this row trains steps_factor x train.steps (micro-linear: 2; at 1 its FID still fell 15% over its last doubling)")
+    steps_factor: float = knob(1.0, gt=0.0, doc="this row trains steps_factor x train.steps (micro-linear: 2, its plateau: at 1 its FID still fell 15% over its last doubling, at 4 it is no better than at 2)")
 
     def __post_init__(self):
         # the slerp path lives on the sphere: vanilla latents would be silently projected
@@ -315,6 +316,51 @@ class LirfConfig:
         if self.interval >= self.steps:
             raise ParamsError(f"interval: {self.interval} must be smaller than steps ({self.steps}) for at least one refinement round")
 
+@dataclass(frozen=True)
+class BfrRefinerConfig:
+    "One refiner of the refine-bfr stage (refine_lib.bfr)."
+    kind: str = knob("lfr", choices=("lfr", "dfr"), doc="lfr: N(0, I) -> the inverted training latents (latent space); dfr: base samples -> real latents (data space)")
+    augment: bool = knob(True, doc="dfr: noise augmentation of the generated inputs at training (false: the ablation row)")
+
+DEFAULT_BFR_REFINERS = {"lfr": {"kind": "lfr"}, "dfr": {"kind": "dfr"}, "dfr-noaug": {"kind": "dfr", "augment": False}}
+
+def parse_refiner_sampler(spec: str, key: str = "bfr") -> tuple:
+    "`'<sampler>-<steps>'` (a fixed-step sampler of refine_lib.sampling) -> `(sampler, steps)`; a bad spec names `key`."
+    m = re.fullmatch(r"([a-z0-9]+)-(\d+)", spec)
+    if m is None or m[1] not in SAMPLER_CHOICES or m[1] in ("auto", "dopri5", "exp-euler") or int(m[2]) < 1:
+        raise ParamsError(f"{key}: {spec!r} is not '<sampler>-<steps>' with a fixed-step sampler (euler, heun, rk4) and steps >= 1, e.g. 'euler-1'")
+    return m[1], int(m[2])
+
+@dataclass(frozen=True)
+class BfrConfig:
+    "The `refine-bfr` and `evaluate-bfr` stages: post-hoc flow refiners of a trained base model (refine_lib.bfr)."
+    base: str = knob("vanilla-linear", doc="the base model: a vanilla row of rows.train (its EMA model); the refiners are trained on it")
+    transfer_to: str = knob("micro-linear", doc="a weaker row of rows.train the refiners are applied to without retraining ('': none)")
+    model: str = knob("micro", choices=SIT_SIZE_NAMES, doc="SiT size of every refiner (patch as train.patch_size)")
+    steps: int = knob(4000, ge=1, doc="training steps of every refiner")
+    batch_size: int = knob(128, ge=2, doc="minibatch, re-paired by exact OT (O(n^3): 128 costs ~5 ms a step on CPU)")
+    lr: float = knob(2e-3, gt=0.0, le=1.0)
+    warmup_steps: int = knob(100, ge=0)
+    ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
+    timesteps: str = knob("uniform", choices=("uniform", "logit-normal"), doc="how training draws t (the official code: uniform)")
+    sigma: float = knob(0.0, ge=0.0, doc="path noise of the refiners' flow matching (official: 0.1 MNIST, 0 elsewhere)")
+    a_max: float = knob(0.2, ge=0.0, le=1.0, doc="lfr: the largest share a of fresh noise in the target sqrt(1 - a) z + sqrt(a) eps (official: 0.2 MNIST, 0.5 CIFAR-10, 0.1 FFHQ)")
+    noise_std: float = knob(0.01, ge=0.0, doc="dfr: std of the Gaussian noise added to generated inputs at training (official: 0.01)")
+    noise_share: float = knob(0.3, ge=0.0, le=1.0, doc="dfr: share of the batch that gets it (official: 0.3)")
+    blur_sigma: float = knob(0.0, ge=0.0, doc="dfr: Gaussian blur of generated inputs at training (official: 0.01-0.02, an identity)")
+    pool: int = knob(4000, ge=2, doc="dfr: base samples drawn once as the refiner's sources (noise seeds disjoint from the evaluation's)")
+    lfr_samplers: list[str] = knob(["euler-1", "rk4-1", "euler-10"], doc="lfr rows: the refiner's sampler and steps (the base sampler is unchanged)")
+    dfr_samplers: list[str] = knob(["euler-1", "euler-10"], doc="dfr rows: 1 step and k steps")
+    refiners: dict[str, BfrRefinerConfig] = field(default_factory=lambda: {m: BfrRefinerConfig(**kw) for m, kw in DEFAULT_BFR_REFINERS.items()},
+                                                  metadata={"doc": "the refiners trained on the base"})
+    seeds: list[int] = knob([0], ge=0, doc="training seeds of every refiner: `<refiner>-seed<k>` for k > 0 ([0, 1, 2]: the claims over seeds)")
+
+    def __post_init__(self):
+        for key in ("lfr_samplers", "dfr_samplers"):
+            for s in getattr(self, key): parse_refiner_sampler(s, key)
+            if not getattr(self, key): raise ParamsError(f"{key}: at least one '<sampler>-<steps>'")
+        if not self.refiners: raise ParamsError("refiners: at least one refiner")
+
 # %% ../nbs/00_config.ipynb #b26cd879
 @dataclass(frozen=True)
 class Params:
@@ -333,6 +379,7 @@ class Params:
     coarse_to_fine: CoarseToFineConfig = field(default_factory=CoarseToFineConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     lirf: LirfConfig = field(default_factory=LirfConfig)
+    bfr: BfrConfig = field(default_factory=BfrConfig)
 
     def __post_init__(self):
         c2f = self.coarse_to_fine
@@ -370,6 +417,13 @@ class Params:
                 raise ParamsError(f"methods.{m}.pack: {cfg.pack} does not divide train.patch_size ({self.train.patch_size}): the model's patch on the packed grid is patch_size / pack")
             if cfg.geometry == "spherical" and cfg.pack not in self.decoder.packs:
                 raise ParamsError(f"methods.{m}.pack: {cfg.pack} has no spherical decoder: add it to decoder.packs ({self.decoder.packs})")
+        for key, m in (("bfr.base", self.bfr.base), ("bfr.transfer_to", self.bfr.transfer_to)):   # the refiners live in the base's flow space
+            if not m and key == "bfr.transfer_to": continue
+            if m not in self.rows.train:
+                close = difflib.get_close_matches(m, self.rows.train, n=1)
+                raise ParamsError(f"{key}: '{m}' is not in rows.train ({', '.join(self.rows.train)})" + (f"; did you mean '{close[0]}'?" if close else ""))
+            if self.methods[m].geometry != "vanilla" or self.methods[m].pack != 1:
+                raise ParamsError(f"{key}: '{m}' has geometry {self.methods[m].geometry}, pack {self.methods[m].pack}: BFR refines vanilla latents (pack 1), whose prior is N(0, I)")
         vanilla = [m for m in self.rows.train + self.rows.reduced if self.methods[m].geometry != "spherical"]
         if self.sample.sampler == "exp-euler" and vanilla:   # the exp-map sampler moves on the sphere
             raise ParamsError(f"sample.sampler: 'exp-euler' needs geometry 'spherical', but row '{vanilla[0]}' is vanilla (use auto)")
@@ -393,6 +447,9 @@ STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   "semantic": ("seed", "data", "semantic"),
                   "refine-lirf": ("seed", "lirf"),
                   "evaluate-lirf": ("seed", "data", "features", "sample", "score"),
+                  # BFR
+                  "refine-bfr": ("seed", "sample", "bfr"),
+                  "evaluate-bfr": ("seed", "data", "features", "sample", "score", "bfr"),
                   # the merge of every stage's rows
                   "evaluate": ("rows", "score")}
 #: stages that run another stage's notebook (and write where it writes)

@@ -45,7 +45,12 @@ def test_params_yaml_holds_the_library_defaults():
     ("lirf:\n  runs:\n    x: {latents: semantc}\n", "lirf.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
     ("rows:\n  train: [vanilla-linear, subset-loss-50]\n", "rows.train: 'subset-loss-50' trains on a subset (loss): list it in rows.reduced"),
     ("rows:\n  train: [vanila-linear]\n", "did you mean 'vanilla-linear'?"),
-    ("sample:\n  sampler: rk4\n", "sample.sampler: 'rk4' is not one of"),
+    ("sample:\n  sampler: rk5\n", "sample.sampler: 'rk5' is not one of"),
+    ("bfr:\n  a_max: 1.5\n", "bfr.a_max: 1.5 is out of range"),
+    ("bfr:\n  base: vanila-linear\n", "bfr.base: 'vanila-linear' is not in rows.train"),
+    ("bfr:\n  base: spherical-slerp\n", "bfr.base: 'spherical-slerp' has geometry spherical"),
+    ("bfr:\n  lfr_samplers: [euler]\n", "lfr_samplers: 'euler' is not '<sampler>-<steps>'"),
+    ("bfr:\n  refiners:\n    x: {kind: gan}\n", "bfr.refiners.x.kind: 'gan' is not one of"),
     ("semantic:\n  teacher: dinov2\n", "weights: a local weights file is needed for teacher 'dinov2'"),
 ])
 def test_bad_params_name_the_file_and_key(tmp_path, text, fragment):
@@ -69,7 +74,7 @@ def test_dvc_yaml_lists_exactly_the_params_each_stage_reads():
 
 
 PAPER_MODULES = {"spherical": "refine_lib/spherical.py", "stability": "refine_lib/stability.py", "lirf": "refine_lib/lirf.py",
-                 "semantic": "refine_lib/semantic.py"}
+                 "semantic": "refine_lib/semantic.py", "bfr": "refine_lib/bfr.py"}
 
 
 def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
@@ -84,14 +89,14 @@ def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
     # each paper's module is run by that paper's stages only
     runs = {paper: sorted(n for n, spec in stages.items() if f in spec["deps"]) for paper, f in PAPER_MODULES.items()}
     assert runs == {"spherical": ["evaluate-spherical", "finetune-decoder"], "stability": ["evaluate-stability", "scores", "train-seam"],
-                    "lirf": ["evaluate-lirf", "refine-lirf"], "semantic": ["semantic"]}, runs
+                    "lirf": ["evaluate-lirf", "refine-lirf"], "semantic": ["semantic"], "bfr": ["evaluate-bfr", "refine-bfr"]}, runs
 
 
 def test_the_core_reads_no_papers_outputs():
     """encode -> features -> train@ -> sample@ (and the references) neither import a paper's module nor read a paper
     stage's outputs: editing a paper never reruns the baseline."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    paper_outputs = ("outputs/finetune-decoder", "outputs/scores", "outputs/semantic", "outputs/refine-lirf", "outputs/evaluate-")
+    paper_outputs = ("outputs/finetune-decoder", "outputs/scores", "outputs/semantic", "outputs/refine-lirf", "outputs/refine-bfr", "outputs/evaluate-")
     for name in ("encode", "features", "train", "sample", "reference"):
         deps = stages[name]["deps"]
         assert not set(deps) & set(PAPER_MODULES.values()), name

@@ -15,6 +15,7 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          # tau: a 40-step model's candidates lie 7-12 normalised units (per lambda) from the bank, against 2.5-4 for the default run's
          "lirf": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5, "tau": 9.0},
          "sample": {"steps": 4, "num_samples": 64, "draws": 2},
+         "bfr": {"steps": 20, "batch_size": 16, "warmup_steps": 5, "pool": 64},
          # every family of rows once, and one replicate (<row>-seed1) of a full-data row
          "rows": {"train": ["vanilla-linear", "vanilla-linear-seed1", "spherical-slerp", "micro-linear"],
                   "reduced": ["subset-loss-50", "subset-random-50"]}}
@@ -230,18 +231,39 @@ def test_evaluate_lirf_stage(repro_project):
     assert c["n_b"] == 2 and few["baseline-seed1"]["replicate_seed"] == 1 and "| baseline | plain | no |" in (proj / "reports/evaluate-lirf/few_shot.md").read_text()
 
 
+def test_bfr_stages_write_every_row_with_its_nfe(repro_project):
+    proj, _ = repro_project
+    inv = metrics(proj, "refine-bfr")["inversion"]
+    assert 0 <= inv["relative_error"] < 1 and inv["std"] > 0 and inv["ks_floor"] > 0
+    assert (proj / "outputs/refine-bfr/inverted.safetensors").exists() and (proj / "outputs/refine-bfr/lfr/model.safetensors").exists()
+    bfr = metrics(proj, "evaluate-bfr")
+    nfe = {r: (v["refiner_nfe"], v["base_nfe"], v["nfe"]) for r, v in bfr["rows"].items()}
+    assert nfe == {"vanilla-linear": (0, 4, 4), "vanilla-linear +lfr euler-1": (1, 4, 5), "vanilla-linear +lfr rk4-1": (4, 4, 8),
+                   "vanilla-linear +lfr euler-10": (10, 4, 14), "vanilla-linear +dfr euler-1": (1, 4, 5), "vanilla-linear +dfr euler-10": (10, 4, 14),
+                   "vanilla-linear +dfr-noaug euler-1": (1, 4, 5), "vanilla-linear +dfr-noaug euler-10": (10, 4, 14),
+                   "micro-linear": (0, 4, 4), "micro-linear +lfr euler-1": (1, 4, 5), "micro-linear +dfr euler-10": (10, 4, 14)}, nfe
+    assert all({"fid", "recall", "seconds_per_sample"} <= set(r) for r in bfr["rows"].values())
+    # the base row is the sample stage's own draws, scored again: the same numbers
+    assert bfr["rows"]["vanilla-linear"]["fid"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["fid"]
+    assert {"LFR at 1 NFE lowers FID", "DFR lowers FID", "LFR transfers to a weaker base (FID)"} <= set(bfr["claims"])
+    for f in ["reports/refine-bfr/inversion.md", "reports/refine-bfr/inversion_bias.png", "reports/evaluate-bfr/bfr.md",
+              "reports/evaluate-bfr/before_after.png", "reports/evaluate-bfr/nfe.png"]:
+        assert (proj / f).exists(), f
+
+
 def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
     proj, env = repro_project
     ev = metrics(proj, "evaluate")
-    sph, st, few = (metrics(proj, s)["rows"] for s in ("evaluate-spherical", "evaluate-stability", "evaluate-lirf"))
-    assert set(ev) == {"real-train", "gaussian-latents", *ROWS, *sph, *st, *few}
+    sph, st, few, bfr = (metrics(proj, s)["rows"] for s in ("evaluate-spherical", "evaluate-stability", "evaluate-lirf", "evaluate-bfr"))
+    # a row name met twice (the BFR stage's base rows) is prefixed with its group
+    assert set(ev) == {"real-train", "gaussian-latents", *ROWS, *sph, *st, *few, *(f"bfr: {r}" if r in ROWS else r for r in bfr)}
     assert ev["vanilla-linear"]["fid"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["fid"]
     table = (proj / "reports/evaluate/table.md").read_text()
     assert "| spherical-slerp | baseline |" in table and "64 samples per draw, 2 draw(s) per row, against 359 reference images" in table
     shown = run("dvc metrics show --json", proj, env=env).stdout
     assert "vanilla-linear vs subset-loss-50" in shown and "paired_mean" in shown   # the same-seed pairs: dicts, so DVC shows them
     claims = json.loads((proj / "outputs/evaluate/table.json").read_text())["claims"]
-    assert {c["stage"] for c in claims.values()} == {"spherical", "stability", "lirf (few-shot)"} and "| claim | stage |" in table
+    assert {c["stage"] for c in claims.values()} == {"spherical", "stability", "lirf (few-shot)", "bfr"} and "| claim | stage |" in table
     for f in ["reports/evaluate/samples.png", "reports/evaluate/training_curves.png", "reports/evaluate/convergence.png"]:
         assert (proj / f).exists(), f
 
