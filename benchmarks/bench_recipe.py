@@ -36,9 +36,11 @@ RECIPES = {
     "micro-p2-b128-lr4e-3-logit": ("micro", 2, 128, 4e-3, "constant", "logit-normal"),
     "micro-p2-b128-lr8e-3-logit": ("micro", 2, 128, 8e-3, "constant", "logit-normal"),
     "micro-p2-b256-lr4e-3-logit": ("micro", 2, 256, 4e-3, "constant", "logit-normal"),   # 1.45x the cost of a step at 128
+    # the README's GPU preset (SiT-B, batch 256, lr 1e-4) on the pipeline's latents: does a 100x larger model beat tiny?
+    "B-p2-b256-lr1e-4-logit":    ("B", 2, 256, 1e-4, "constant", "logit-normal"),
 }
 
-def run(name, p, ref, ae, zn, stats, steps, every, draws, seed, samples=359):
+def run(name, p, ref, ae, zn, stats, steps, every, draws, seed, samples=359, device="cpu", on_point=None):
     size, patch, bs, lr, schedule, timesteps = RECIPES[name]
     spec = SiTSpec(size=size, patch_size=patch, input_size=zn.shape[-1], in_channels=zn.shape[1])
     info = {"spec": vars(spec) | {"num_classes": 0}, "path": "linear", "geometry": "vanilla"}
@@ -49,11 +51,13 @@ def run(name, p, ref, ae, zn, stats, steps, every, draws, seed, samples=359):
         for end in range(every, steps + 1, every):   # one run, continued: each segment resumes from the last checkpoint
             res = train_flow(model, zn, get_path("linear"), loop, ckpt, seed=seed, stop_after=end, progress=False, timesteps=timesteps)
             train_s += res["seconds"]
-            fids = [E.score_samples(E.decode_samples(ae, E.draw_samples(res["ema"], info, p.sample, samples, seed=seed + 1000 * d).x, stats, "vanilla"),
+            ema = res["ema"].to(device)   # training picks CUDA itself (accelerate); sampling runs where the model is
+            fids = [E.score_samples(E.decode_samples(ae, E.draw_samples(ema, info, p.sample, samples, seed=seed + 1000 * d).x.cpu(), stats, "vanilla"),
                                     ref, p.score, memorization=False)["fid"] for d in range(draws)]
             curve.append({"step": end, "train_seconds": round(train_s, 1), "fid": statistics.mean(fids),
                           "fid_sd_draws": statistics.stdev(fids) if draws > 1 else None, "fids": fids})
             print(name, curve[-1]["step"], round(curve[-1]["fid"], 1), f"{train_s:.0f}s", flush=True)
+            if on_point: on_point(curve)
     return {"model": spec.name, "params_M": round(count_params(model) / 1e6, 3), "batch_size": bs, "lr": lr, "schedule": schedule,
             "timesteps": timesteps, "warmup_steps": 100, "ema_decay": 0.999, "curve": curve}
 
@@ -63,14 +67,21 @@ if __name__ == "__main__":
     ap.add_argument("--every", type=int, default=1000); ap.add_argument("--draws", type=int, default=3)
     ap.add_argument("--samples", type=int, default=359, help="samples per draw (the pipeline: 1000)")
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/recipe_sweep.json")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where sampling runs (training: CUDA when there is one)")
     a = ap.parse_args()
     p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
     zn, out = to_flow_space(z, stats, "vanilla"), Path(a.out)
     result = json.loads(out.read_text()) if out.exists() else {}
     result.setdefault("recipes", {})
     result.update({"reference": ref.description, "features": ref.name, "samples_per_draw": a.samples, "draws": a.draws,
-                   "sampler": "euler-50", "threads": torch.get_num_threads(), "device": "cpu"})
-    for name in a.only:
-        result["recipes"][name] = run(name, p, ref, ae, zn, stats, a.steps, a.every, a.draws, a.seed, a.samples) | {"steps": a.steps}
+                   "sampler": "euler-50", "threads": torch.get_num_threads(),
+                   "device": torch.cuda.get_device_name() if a.device == "cuda" else "cpu"})
+
+    def save():
         out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp"); tmp.write_text(json.dumps(result, indent=2) + "\n"); tmp.replace(out)   # after each recipe
+        tmp = out.with_suffix(".tmp"); tmp.write_text(json.dumps(result, indent=2) + "\n"); tmp.replace(out)
+
+    for name in a.only:   # saved after every scored checkpoint: a run cut short keeps what it measured
+        partial = lambda curve: (result["recipes"].__setitem__(name, {"curve": curve, "steps": a.steps, "partial": True}), save())
+        result["recipes"][name] = run(name, p, ref, ae, zn, stats, a.steps, a.every, a.draws, a.seed, a.samples, a.device, partial) | {"steps": a.steps}
+        save()
