@@ -11,7 +11,7 @@ export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d4 spherical-vae16 spherical-seeds seeds bfr-seeds bfr-micro
+.PHONY: all repro test venv data docs nbtest pytest check-sync browser run-nbs clean-outputs stability-grid spherical-ablation spherical-d4 spherical-vae16 spherical-seeds seeds bfr-seeds bfr-micro bfr-full seam
 
 all: test
 
@@ -89,6 +89,18 @@ bfr-seeds: data
 # reports/evaluate-bfr/bfr.md of the experiment (committed copy: reports/bfr-micro/)
 bfr-micro: data
 	bin/exp-run -n bfr-micro -S bfr.base=micro-linear -S bfr.transfer_to=vanilla-linear evaluate-bfr
+
+# BFR's whole table: the default's two refiners plus the DFR ablation without augmentation (dfr-noaug) and the transfer
+# rows on micro-linear, up to evaluate-bfr only (one refiner and 5 rows more, about 2 min on 2 CPU cores); results:
+# reports/evaluate-bfr/bfr.md of the experiment (committed copy: reports/bfr-full/)
+bfr-full: data
+	bin/exp-run -n bfr-full -S "bfr.run=[lfr,dfr,dfr-noaug]" -S bfr.transfer_to=micro-linear evaluate-bfr
+
+# the stability paper's seam loss: the small model trained again for t < 0.7 only with the seam term, evaluated at its
+# t_split beside plain coarse-to-fine, up to evaluate-stability only (one 16000-step training, about 7 min on 2 CPU
+# cores); results: reports/evaluate-stability/coarse_to_fine.md of the experiment (committed copy: reports/seam/)
+seam: data
+	bin/exp-run -n seam -S coarse_to_fine.seam_t_split=0.7 evaluate-stability
 
 nbtest: venv
 	nbdev-test --n-workers 2

@@ -237,7 +237,7 @@ class CoarseToFineConfig:
     large: str = knob("vanilla-linear", doc="the row whose model integrates t >= t_split")
     t_splits: list[float] = knob([0.0, 0.3, 0.5, 0.7, 0.9, 1.0], ge=0.0, le=1.0, doc="the sweep (0: large alone, 1: small alone)")
     fid_tolerance: float = knob(0.05, ge=0.0, doc="best t_split: the fastest whose FID is at most (1 + this) x the large model's")
-    seam_t_split: float = knob(0.7, ge=0.0, lt=1.0, doc="train-seam: the small model trained for t < this with the seam loss (0: no seam model)")
+    seam_t_split: float = knob(0.0, ge=0.0, lt=1.0, doc="train-seam: the small model trained for t < this with the seam loss (0: no seam model, the default; `make seam`: 0.7)")
     seam_weight: float = knob(0.1, ge=0.0, doc="weight of the seam term (velocity gap to the large model at the seam)")
     seam_invert_steps: int = knob(8, ge=1, doc="Euler steps of the large model's inversion from the data to the seam")
 
@@ -335,7 +335,7 @@ def parse_refiner_sampler(spec: str, key: str = "bfr") -> tuple:
 class BfrConfig:
     "The `refine-bfr` and `evaluate-bfr` stages: post-hoc flow refiners of a trained base model (refine_lib.bfr)."
     base: str = knob("vanilla-linear", doc="the base model: a vanilla row of rows.train (its EMA model); the refiners are trained on it")
-    transfer_to: str = knob("micro-linear", doc="a weaker row of rows.train the refiners are applied to without retraining ('': none)")
+    transfer_to: str = knob("", doc="a weaker row of rows.train the refiners are applied to without retraining ('': none; `make bfr-full`: micro-linear)")
     model: str = knob("micro", choices=SIT_SIZE_NAMES, doc="SiT size of every refiner (patch as train.patch_size)")
     steps: int = knob(4000, ge=1, doc="training steps of every refiner")
     batch_size: int = knob(128, ge=2, doc="minibatch, re-paired by exact OT (O(n^3): 128 costs ~5 ms a step on CPU)")
@@ -352,7 +352,8 @@ class BfrConfig:
     lfr_samplers: list[str] = knob(["euler-1", "rk4-1", "euler-10"], doc="lfr rows: the refiner's sampler and steps (the base sampler is unchanged)")
     dfr_samplers: list[str] = knob(["euler-1", "euler-10"], doc="dfr rows: 1 step and k steps")
     refiners: dict[str, BfrRefinerConfig] = field(default_factory=lambda: {m: BfrRefinerConfig(**kw) for m, kw in DEFAULT_BFR_REFINERS.items()},
-                                                  metadata={"doc": "the refiners trained on the base"})
+                                                  metadata={"doc": "the refiners defined for the base"})
+    run: list[str] = knob(["lfr", "dfr"], doc="which of `refiners` are trained and evaluated (the default: the claims' two; `make bfr-full` adds the DFR ablation)")
     seeds: list[int] = knob([0], ge=0, doc="training seeds of every refiner: `<refiner>-seed<k>` for k > 0 ([0, 1, 2]: the claims over seeds)")
 
     def __post_init__(self):
@@ -360,6 +361,9 @@ class BfrConfig:
             for s in getattr(self, key): parse_refiner_sampler(s, key)
             if not getattr(self, key): raise ParamsError(f"{key}: at least one '<sampler>-<steps>'")
         if not self.refiners: raise ParamsError("refiners: at least one refiner")
+        if not self.run: raise ParamsError("run: at least one refiner of bfr.refiners")
+        for r in self.run:
+            if r not in self.refiners: raise ParamsError(f"run: {r!r} is not one of bfr.refiners ({', '.join(self.refiners)})")
 
 # %% ../nbs/00_config.ipynb #b26cd879
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ def test_params_yaml_holds_the_library_defaults():
     ("bfr:\n  base: spherical-slerp\n", "bfr.base: 'spherical-slerp' has geometry spherical"),
     ("bfr:\n  lfr_samplers: [euler]\n", "lfr_samplers: 'euler' is not '<sampler>-<steps>'"),
     ("bfr:\n  refiners:\n    x: {kind: gan}\n", "bfr.refiners.x.kind: 'gan' is not one of"),
+    ("bfr:\n  run: [lfr, dfr-noaugg]\n", "run: 'dfr-noaugg' is not one of bfr.refiners"),
     ("semantic:\n  teacher: dinov2\n", "weights: a local weights file is needed for teacher 'dinov2'"),
 ])
 def test_bad_params_name_the_file_and_key(tmp_path, text, fragment):

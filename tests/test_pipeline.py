@@ -15,7 +15,9 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          # tau: a 40-step model's candidates lie 7-12 normalised units (per lambda) from the bank, against 2.5-4 for the default run's
          "lirf": {"few_shot": 20, "steps": 40, "interval": 15, "candidates": 16, "sampling_steps": 4, "batch_size": 16, "warmup_steps": 5, "tau": 9.0},
          "sample": {"steps": 4, "num_samples": 64, "draws": 2},
-         "bfr": {"steps": 20, "batch_size": 16, "warmup_steps": 5, "pool": 64},
+         # the presets' parts too: every refiner with the transfer rows (make bfr-full), the seam model (make seam)
+         "bfr": {"steps": 20, "batch_size": 16, "warmup_steps": 5, "pool": 64, "run": ["lfr", "dfr", "dfr-noaug"], "transfer_to": "micro-linear"},
+         "coarse_to_fine": {"seam_t_split": 0.7},
          # every family of rows once, and one replicate (<row>-seed1) of a full-data row
          "rows": {"train": ["vanilla-linear", "vanilla-linear-seed1", "spherical-slerp", "micro-linear"],
                   "reduced": ["subset-loss-50", "subset-random-50"]}}
