@@ -6,20 +6,26 @@ Docs: https://refine-lab.github.io/refine-lab/bfr.html.md"""
 
 # %% ../nbs/14_bfr.ipynb #d15dff00
 from __future__ import annotations
-import math
+import logging, math, time
+from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
+from .config import parse_refiner_sampler
+from .evaluation import SampleSet, decode_samples, load_sample_sets, replicate_of, score_sets
 from .paths import LinearPath, PathSample
-from .sampling import SampleResult, model_velocity, solve
+from .sampling import SampleResult, model_velocity, seeded_noise, solve_batched
 from .training import LoopConfig, fit, flow_objective, sample_timesteps
 
+log = logging.getLogger(__name__)
+
 # %% auto #0
-__all__ = ['PAIRINGS', 'BFR_COLUMNS', 'INVERSION_COLUMNS', 'ot_pairing', 'paired_batch', 'vp_mix', 'gaussian_blur',
+__all__ = ['log', 'PAIRINGS', 'BFR_COLUMNS', 'INVERSION_COLUMNS', 'ot_pairing', 'paired_batch', 'vp_mix', 'gaussian_blur',
            'augment_generated', 'lfr_batches', 'dfr_batches', 'MLPVelocity', 'train_refiner', 'solve_model', 'refine',
            'refined_noise', 'lfr_generate', 'invert', 'round_trip', 'energy_distance', 'ks_normal', 'gaussian_bias',
-           'row_name', 'bfr_claims', 'check_base', 'check_refiner', 'plot_inversion_bias', 'plot_nfe_curves']
+           'row_name', 'bfr_claims', 'check_base', 'check_refiner', 'plot_inversion_bias', 'plot_nfe_curves',
+           'bfr_rows']
 
 # %% ../nbs/14_bfr.ipynb #f0d67ed3
 def ot_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -118,10 +124,7 @@ def train_refiner(model: nn.Module, batches, cfg: LoopConfig, ckpt_dir, seed: in
 # %% ../nbs/14_bfr.ipynb #0d9886bb
 def solve_model(model, x: torch.Tensor, method: str = "euler", steps: int = 1, reverse: bool = False, batch_size: int = 1024) -> SampleResult:
     "A model's ODE from `x`, t: 0 -> 1 (`reverse`: 1 -> 0), with a named sampler (`sampling.solve`), in batches on the model's device."
-    v, dev, outs, r = model_velocity(model), next(model.parameters()).device, [], None
-    for i in range(0, len(x), batch_size):
-        r = solve(v, x[i:i + batch_size].to(dev), method, steps, reverse=reverse); outs.append(r.x.cpu())
-    return SampleResult(torch.cat(outs), r.nfe, r.method)
+    return solve_batched(model_velocity(model), x, method, steps, reverse, batch_size, next(model.parameters()).device)
 
 def refine(refiner, x: torch.Tensor, method: str = "euler", steps: int = 1, batch_size: int = 1024) -> SampleResult:
     "Run a refiner's ODE from `x` (t = 0: DFR a base sample, LFR noise) to t = 1; `calls` counts the refiner's NFE."
@@ -130,9 +133,7 @@ def refine(refiner, x: torch.Tensor, method: str = "euler", steps: int = 1, batc
 
 def refined_noise(refiner, n: int, shape: tuple, seed: int = 0, method: str = "euler", steps: int = 1, prior=None, batch_size: int = 512) -> SampleResult:
     "LFR's first stage: the seeded noise of `sampling.generate` (same `seed`, same `prior`), `refine`d by `refiner`."
-    g = torch.Generator().manual_seed(seed)
-    eps = prior((n, *shape), g) if prior is not None else torch.randn((n, *shape), generator=g)
-    return refine(refiner, eps, method, steps, batch_size)
+    return refine(refiner, seeded_noise(n, shape, seed, prior), method, steps, batch_size)
 
 @torch.no_grad()
 def lfr_generate(refiner, base, n: int, shape: tuple, seed: int = 0, refine_method: str = "euler", refine_steps: int = 1,
@@ -264,3 +265,47 @@ def plot_nfe_curves(rows: dict, base_rows: dict, metrics=("fid", "recall")):
         ax.set_xscale("log"); ax.set_xlabel("refiner NFE (base NFE unchanged)"); ax.set_ylabel(m); ax.legend(fontsize=7)
     fig.suptitle("refinement against its cost (intervals: over the sample draws)", fontsize=10); fig.tight_layout()
     return fig
+
+# %% ../nbs/14_bfr.ipynb #e61410ad
+def bfr_rows(bases: dict, refiners: dict, cfg, sampler_for, base_steps: int, score_cfg, ref, decoder, stats, sample_dir, seed: int = 0):
+    """The rows of `evaluate-bfr`. `bases`: `{row: (model, info)}`, the first being `cfg.base` (the refiners' own) and
+    any other a transfer target; `refiners`: `{run: (model, info)}` of refine-bfr; `cfg`: the `bfr` section;
+    `sampler_for(path)`: the base's sampler (`SampleConfig.sampler_for`) with `base_steps`; `score_cfg`, `ref`: how and
+    against what every row is scored (`evaluation.score_sets`); `decoder`, `stats`: the latents' decoder;
+    `sample_dir`: the sample stage's outputs. Returns `(rows, shown)`: `{row: scores and record}` and the first 64 images
+    of each seed-0 row (the before/after grids)."""
+    claim_setting = {"lfr": cfg.lfr_samplers[0], "dfr": f"euler-{max(parse_refiner_sampler(s)[1] for s in cfg.dfr_samplers)}"}
+    keys = ("base", "refiner", "refiner_sampler", "refiner_nfe", "base_nfe", "refined_noise_std")
+    rows, shown = {}, {}
+    for b, (base, info) in bases.items():
+        sets = load_sample_sets(Path(sample_dir) / b)
+        final = sets[max(sets)]   # the sample stage's draws of the final model: the same noise as every row
+        draws = int(final.record.get("draws", 1))
+        n, shape = len(final.latents) // draws, tuple(final.latents.shape[1:])
+        rows[b] = score_sets({0: final}, ref, score_cfg) | {"base": b, "refiner": "", "refiner_sampler": "", "refiner_nfe": 0, "base_nfe": final.record["nfe"]}
+        shown[b] = final.images[:64]
+        for run, (refiner, rinfo) in refiners.items():
+            specs = cfg.lfr_samplers if rinfo["kind"] == "lfr" else cfg.dfr_samplers
+            if b != cfg.base: specs = [claim_setting[rinfo["kind"]]] if rinfo.get("augment", True) else []
+            for spec in specs:
+                m, k = parse_refiner_sampler(spec)
+                t0, noise_std = time.perf_counter(), None
+                if rinfo["kind"] == "dfr":
+                    res = refine(refiner, final.latents, m, k)
+                    x, calls = res.x, {"refiner": res.nfe, "base": final.record["nfe"]}
+                    spp = final.record["seconds_per_sample"] + (time.perf_counter() - t0) / len(x)
+                else:
+                    res = [lfr_generate(refiner, base, n, shape, seed + 1000 * d, m, k, sampler_for(info["path"]), base_steps) for d in range(draws)]
+                    x, calls = torch.cat([r.x for r in res]), res[0].calls
+                    spp = (time.perf_counter() - t0) / len(x)
+                    # what the refiner hands the base: the spread of the refined noise (N(0, I): 1)
+                    noise_std = gaussian_bias(refined_noise(refiner, n, shape, seed, m, k).x)["std"]
+                name = row_name(b, run, m, k)
+                images = decode_samples(decoder, x, stats, "vanilla", 1)
+                record = {**final.record, "row": name, "base": b, "refiner": run, "refiner_sampler": spec, "refiner_nfe": calls["refiner"],
+                          "base_nfe": calls["base"], "nfe": calls["refiner"] + calls["base"], "seconds_per_sample": round(spp, 6),
+                          "refined_noise_std": noise_std, "replicate_seed": rinfo["replicate_seed"]}
+                rows[name] = score_sets({0: SampleSet(images, record, x)}, ref, score_cfg) | {k_: record[k_] for k_ in keys}
+                if replicate_of(name) == name: shown[name] = images[:64]
+                log.info("%s: FID %.2f (base %.2f), recall %.3f, NFE %s", name, rows[name]["fid"], rows[b]["fid"], rows[name]["recall"], calls)
+    return rows, shown

@@ -13,8 +13,8 @@ from torchdiffeq import odeint
 
 # %% auto #0
 __all__ = ['Velocity', 'SAMPLERS', 'SampleResult', 'CountingVelocity', 'model_velocity', 'euler', 'heun', 'rk4', 'dopri5',
-           'exp_euler', 'solve', 'generate', 'CoarseToFineVelocity', 'coarse_to_fine_velocity',
-           'generate_coarse_to_fine']
+           'exp_euler', 'solve', 'seeded_noise', 'solve_batched', 'generate', 'CoarseToFineVelocity',
+           'coarse_to_fine_velocity', 'generate_coarse_to_fine']
 
 # %% ../nbs/06_sampling.ipynb #ddab64ff
 Velocity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]   # v(x [N, ...], t [N]) -> [N, ...]
@@ -107,11 +107,23 @@ def solve(v: Velocity, x: torch.Tensor, method: str = "euler", steps: int = 50, 
     raise KeyError(f"unknown sampler '{method}'; samplers: {', '.join(SAMPLERS)}")
 
 # %% ../nbs/06_sampling.ipynb #7ebbdb57
+def seeded_noise(n: int, shape: tuple, seed: int = 0, prior=None) -> torch.Tensor:
+    """The starting noise of `generate` (and of every stage that must share it, e.g. BFR's refined noise): `n` draws of
+    `shape` from `prior(shape, generator)` (default Gaussian) with a generator seeded by `seed`, on the CPU."""
+    g = torch.Generator().manual_seed(seed)
+    return prior((n, *shape), g) if prior is not None else torch.randn((n, *shape), generator=g)
+
+def solve_batched(v, x: torch.Tensor, method: str = "euler", steps: int = 50, reverse: bool = False, batch_size: int = 1024, device=None) -> SampleResult:
+    "`solve` of one velocity field `v` over `x` in batches on `device` (results on the CPU)."
+    outs, r = [], None
+    for i in range(0, len(x), batch_size):
+        r = solve(v, x[i:i + batch_size].to(device or x.device), method, steps, reverse=reverse); outs.append(r.x.cpu())
+    return SampleResult(torch.cat(outs), r.nfe, r.method)
+
 @torch.no_grad()
 def _generate_from(make_velocity, n: int, shape: tuple, seed: int, method: str, steps: int, labels, batch_size: int, prior, device) -> SampleResult:
     "Solve from seeded noise in batches; `make_velocity(y)` builds the velocity field of a batch with labels `y`."
-    g = torch.Generator().manual_seed(seed)
-    x0 = prior((n, *shape), g) if prior is not None else torch.randn((n, *shape), generator=g)
+    x0 = seeded_noise(n, shape, seed, prior)
     outs, nfe, name, calls = [], 0, method, None
     for i in range(0, n, batch_size):
         y = None if labels is None else labels[i:i + batch_size].to(device)
