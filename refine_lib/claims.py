@@ -69,9 +69,10 @@ def matched_units(ra: list, rb: list, metric: str):
     the units are: `(a, b, unit)`, or None when they cannot be matched. Several seeds: each row's value, paired by
     `replicate_seed` (both sides trained the same seeds; the rows' noise is shared). One seed each: the draws
     (`<metric>_draws`), paired when both rows drew the same noise seeds (`seed`) and sizes (`num_samples`). Several
-    seeds against one model (e.g. refiners of 3 seeds on the one base they refine): per seed, the mean over its draws
-    of (its draw - the one model's same-noise draw); the one model's side is then constant, and the interval is over
-    the several side's seeds (the one model's own training seed is not varied: `make seeds` does that)."""
+    seeds of models built on one fixed model (rows naming it as their `base`: refiners of 3 seeds on the one base they
+    refine) against that model: per seed, the mean over its draws of (its draw - the base's same-noise draw); the
+    interval is over those seeds, and the base is fixed by design. Independent trainings with several seeds on one side
+    and one on the other are not matched (Welch: the single side's training noise is unknown)."""
     if len(ra) >= 2 and len(ra) == len(rb):
         sa, sb = ({r.get("replicate_seed"): r.get(metric) for r in rows} for rows in (ra, rb))
         if None not in sa and len(sa) == len(ra) and set(sa) == set(sb) and None not in {*sa.values(), *sb.values()}:
@@ -86,7 +87,8 @@ def matched_units(ra: list, rb: list, metric: str):
         many, (one,) = (ra, rb) if len(rb) == 1 else (rb, ra)
         d1 = draw_values(one.get(f"{metric}_draws"))
         dm = [draw_values(r.get(f"{metric}_draws")) for r in many]
-        if d1 and all(d and len(d) == len(d1) for d in dm) and all(r.get("seed") == one.get("seed") and r.get("num_samples") == one.get("num_samples") for r in many):
+        built_on_one = one.get("base") is not None and all(r.get("base") == one.get("base") for r in many)
+        if built_on_one and d1 and all(d and len(d) == len(d1) for d in dm) and all(r.get("seed") == one.get("seed") and r.get("num_samples") == one.get("num_samples") for r in many):
             vm, v1 = [sum(d) / len(d) for d in dm], [sum(d1) / len(d1)] * len(many)
             a, b = (vm, v1) if len(rb) == 1 else (v1, vm)
             return a, b, f"{len(many)} seeds against one model, {len(d1)} draws paired"
