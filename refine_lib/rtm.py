@@ -11,12 +11,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .sit import count_params
 from .training import LoopConfig, Objective, fit
 
 # %% auto #0
-__all__ = ['PixelNorm', 'MappingMLP', 'SwiGLU', 'MixerBlock', 'RecursiveTokenMapper', 'count_params', 'matched_mlp_hidden',
-           'AdaIN', 'StyleBlock', 'Synthesis', 'StyleGenerator', 'build_style_generator', 'random_projection', 'embed',
-           'nearest', 'rejection_mask', 'match', 'ImleSettings', 'select_latents', 'ImleState', 'feature_distance',
+__all__ = ['PixelNorm', 'MappingMLP', 'SwiGLU', 'MixerBlock', 'RecursiveTokenMapper', 'matched_mlp_hidden', 'AdaIN', 'StyleBlock',
+           'Synthesis', 'StyleGenerator', 'build_style_generator', 'random_projection', 'embed', 'nearest',
+           'rejection_mask', 'match', 'ImleSettings', 'select_latents', 'ImleState', 'feature_distance',
            'imle_objective', 'train_imle', 'generate_images', 'w_displacement']
 
 # %% ../nbs/15_rtm.ipynb #fa55b754
@@ -109,9 +110,6 @@ class RecursiveTokenMapper(nn.Module):
         return (w, ws + [w]) if trajectory else w
 
 # %% ../nbs/15_rtm.ipynb #6d8d9b4c
-def count_params(m: nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
 def matched_mlp_hidden(target: int, z_dim: int, w_dim: int, depth: int = 8) -> int:
     """The hidden width that gives a `MappingMLP(z_dim, w_dim, depth)` the parameter count nearest `target` (the RTM's):
     the two mappers compared at matched size."""
