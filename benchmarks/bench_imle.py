@@ -18,7 +18,7 @@ import torch
 from pipeline_outputs import load_pipeline_outputs
 from refine_lib import evaluation as E, rtm as R
 from refine_lib.contrastive import ContrastiveFeatures
-from refine_lib.lirf import few_shot_indices
+from refine_lib.data import few_shot_indices
 from refine_lib.training import LoopConfig
 
 
@@ -27,7 +27,7 @@ def run(mapper, images, ref, p, a, perceptual):
     probe = R.build_style_generator("rtm", a.z_dim, a.w_dim, images.shape[-1], images.shape[1], a.base_channels, **rtm_kw)
     hidden = R.matched_mlp_hidden(R.count_params(probe.mapper), a.z_dim, a.w_dim)
     g = R.build_style_generator(mapper, a.z_dim, a.w_dim, images.shape[-1], images.shape[1], a.base_channels, mlp_hidden=hidden, seed=a.seed, **rtm_kw)
-    loop = LoopConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=50, ema_decay=0.999, grad_clip=1.0,
+    loop = LoopConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=50, ema_decay=a.ema_decay, grad_clip=1.0,
                       checkpoint_every=a.every, log_every=50)
     cfg = R.ImleSettings(rematch_every=a.rematch_every, eps=a.eps)
     curve, train_s = [], 0.0
@@ -57,7 +57,7 @@ if __name__ == "__main__":
     ap.add_argument("--width", type=int, default=64); ap.add_argument("--H", type=int, default=8); ap.add_argument("--L", type=int, default=2)
     ap.add_argument("--perceptual", default="teacher", choices=["teacher", "none"])
     ap.add_argument("--draws", type=int, default=3); ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/imle_digits.json")
+    ap.add_argument("--ema-decay", type=float, default=0.999); ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/imle_digits.json")
     a = ap.parse_args()
     p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
     images = ds["train"].images
@@ -65,7 +65,7 @@ if __name__ == "__main__":
     perceptual = None
     if a.perceptual == "teacher":
         teacher = ContrastiveFeatures.load("outputs/semantic/teacher.safetensors", "the semantic stage")
-        perceptual = R.feature_distance(teacher.net.features)
+        perceptual = R.feature_distance(teacher.net.body)
     out = Path(a.out)
     result = {"settings": vars(a), "train_images": len(images), "reference": ref.description, "features": ref.name,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(), "runs": {}}

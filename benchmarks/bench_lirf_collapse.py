@@ -4,7 +4,7 @@
         --out benchmarks/results/lirf_collapse.json
 
 Trains the plain flow model of the `refine-lirf` stage (`lirf.runs.baseline`: plain latents, no LIRF) on a
-class-balanced few-shot subset of the training split (`lirf.few_shot_indices`, seeded), through the project's loop,
+class-balanced few-shot subset of the training split (`data.few_shot_indices`, seeded), through the project's loop,
 and every `--every` steps draws 359 samples from the EMA model, decodes them with the encode stage's decoder and scores
 them like every row (features stage's extractor, the test split as reference), with memorisation against the few-shot
 images. A collapsed model copies its training images: a high memorised share and a low recall. Needs `make repro`'s
@@ -14,7 +14,7 @@ import argparse, json, tempfile, time
 from pathlib import Path
 import torch
 from pipeline_outputs import load_pipeline_outputs
-from refine_lib import evaluation as E, lirf as L
+from refine_lib import data as D, evaluation as E, lirf as L
 from refine_lib.geometry import to_flow_space
 from refine_lib.paths import get_path
 from refine_lib.sit import SiTSpec, build_sit
@@ -30,7 +30,7 @@ if __name__ == "__main__":
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/lirf_collapse.json")
     a = ap.parse_args()
     p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
-    idx = L.few_shot_indices(labels, a.few_shot, seed=a.seed, total=len(z))
+    idx = D.few_shot_indices(labels, a.few_shot, seed=a.seed, total=len(z))
     zn, few_images = to_flow_space(z, stats, "vanilla")[idx], ds["train"].images[idx]
     spec = SiTSpec(size=a.model, patch_size=1, input_size=z.shape[-1], in_channels=z.shape[1])
     model, rows, t0 = build_sit(spec, seed=a.seed), {}, time.time()

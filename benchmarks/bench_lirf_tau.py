@@ -30,7 +30,7 @@ if __name__ == "__main__":
     p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
     r = p.lirf
     if a.latents == "semantic": z, _, stats = D.load_latents("outputs/semantic/latents_train.safetensors")
-    idx = L.few_shot_indices(labels, r.few_shot, seed=p.seed, total=len(z))
+    idx = D.few_shot_indices(labels, r.few_shot, seed=p.seed, total=len(z))
     zn = to_flow_space(z, stats, "vanilla")[idx]
     spec = SiTSpec(size=r.model, patch_size=1, input_size=z.shape[-1], in_channels=z.shape[1])
     schedule = L.LIRFSchedule(**{k: getattr(r, k) for k in L.LIRFSchedule.__dataclass_fields__} | {"tau": 0.0, "admission": "absolute"})

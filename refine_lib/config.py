@@ -14,10 +14,11 @@ import yaml
 # %% auto #0
 __all__ = ['FEATURE_EXTRACTORS', 'SIT_SIZE_NAMES', 'PATH_NAMES', 'SUBSET_CRITERIA', 'DEFAULT_METHODS', 'REPLICATED',
            'REPLICATE_SEEDS', 'DEFAULT_ROWS', 'GEOMETRIES', 'SAMPLER_CHOICES', 'TEACHERS', 'DEFAULT_LIRF_RUNS',
-           'DEFAULT_BFR_REFINERS', 'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'ParamsError', 'Registry', 'knob', 'DataConfig',
-           'EncodeConfig', 'FeaturesConfig', 'with_replicates', 'TrainConfig', 'MethodConfig', 'DecoderConfig',
-           'RowsConfig', 'SampleConfig', 'ScoreConfig', 'CoarseToFineConfig', 'ScoresConfig', 'SemanticConfig',
-           'LirfRunConfig', 'LirfConfig', 'BfrRefinerConfig', 'parse_refiner_sampler', 'BfrConfig', 'Params',
+           'DEFAULT_BFR_REFINERS', 'DEFAULT_IMLE_RUNS', 'STAGE_SECTIONS', 'STAGE_NOTEBOOKS', 'STAGE_RUNS',
+           'ParamsError', 'Registry', 'knob', 'DataConfig', 'EncodeConfig', 'FeaturesConfig', 'with_replicates',
+           'TrainConfig', 'MethodConfig', 'DecoderConfig', 'RowsConfig', 'SampleConfig', 'ScoreConfig',
+           'CoarseToFineConfig', 'ScoresConfig', 'SemanticConfig', 'LirfRunConfig', 'LirfConfig', 'BfrRefinerConfig',
+           'parse_refiner_sampler', 'BfrConfig', 'RtmMapperConfig', 'ImleRunConfig', 'ImleConfig', 'Params',
            'from_dict', 'load_params', 'to_dict', 'stage_parameters', 'section', 'method_section', 'imported_modules',
            'stage_modules', 'code_fingerprint']
 
@@ -365,6 +366,66 @@ class BfrConfig:
         for r in self.run:
             if r not in self.refiners: raise ParamsError(f"run: {r!r} is not one of bfr.refiners ({', '.join(self.refiners)})")
 
+@dataclass(frozen=True)
+class RtmMapperConfig:
+    "RTM's recursive token mapper (refine_lib.rtm.RecursiveTokenMapper): `z` cut into `tokens` tokens of width `width`."
+    tokens: int = knob(8, ge=1, doc="T: tokens z is cut into (must divide imle.z_dim)")
+    width: int = knob(64, ge=1, doc="D: token width after the lift")
+    H: int = knob(8, ge=1, doc="outer steps at training (the first H - 1 without gradient)")
+    L: int = knob(2, ge=1, doc="inner steps per outer step")
+    expansion: int = knob(4, ge=1, doc="SwiGLU hidden width / input width of the mixer block")
+    readout: str = knob("mean", choices=("mean", "flatten"), doc="z_H -> w: mean over tokens, or all tokens flattened")
+
+@dataclass(frozen=True)
+class ImleRunConfig:
+    "One row of the train-imle stage: which mapper, on which training images."
+    mapper: str = knob("rtm", choices=("mlp", "rtm"), doc="mlp: RS-IMLE's single-pass mapper (hidden width matched to RTM's parameter count); rtm: the recursive token mapper")
+    subset: str = knob("all", choices=("all", "few-shot"), doc="all: the training split; few-shot: LIRF's subset (lirf.few_shot images, the same indices)")
+    steps: int = knob(0, ge=0, doc="training steps of this row (0: imle.steps)")
+
+DEFAULT_IMLE_RUNS = {"imle-mlp": {"mapper": "mlp"}, "imle-rtm": {"mapper": "rtm"},
+                     "imle-mlp-few-shot": {"mapper": "mlp", "subset": "few-shot"}, "imle-rtm-few-shot": {"mapper": "rtm", "subset": "few-shot"}}
+
+@dataclass(frozen=True)
+class ImleConfig:
+    "The `train-imle` and `evaluate-rtm` stages: a style-based generator trained with (RS-)IMLE, single-pass or recursive mapper (refine_lib.rtm)."
+    z_dim: int = knob(64, ge=1, doc="latent width")
+    w_dim: int = knob(64, ge=1, doc="style width")
+    base_channels: int = knob(64, ge=1, doc="channels of the synthesis network's 4x4 constant and blocks")
+    mlp_depth: int = knob(8, ge=1, doc="layers of the single-pass mapper (RS-IMLE: 8)")
+    rtm: RtmMapperConfig = field(default_factory=RtmMapperConfig)
+    steps: int = knob(2000, ge=1, doc="training steps of every row (a row's own `steps` overrides)")
+    batch_size: int = knob(64, ge=1)
+    lr: float = knob(3e-3, gt=0.0, le=1.0)
+    warmup_steps: int = knob(50, ge=0)
+    ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
+    grad_clip: float = knob(1.0, ge=0.0)
+    checkpoint_every: int = knob(250, ge=1)
+    snapshot_every: int = knob(500, ge=0, doc="EMA snapshots for the FID-against-steps curve (0: none)")
+    pool_factor: int = knob(10, ge=1, doc="pool = pool_factor x N latents per selection (below 1 the pool is smaller than the data)")
+    rejection: bool = knob(True, doc="RS-IMLE: reject pool samples within eps of a data point (false: plain IMLE)")
+    eps: float = knob(0.1, ge=0.0, doc="rejection radius, in embedding units (L2-normalised random projection)")
+    reject_k: int = knob(0, ge=0, doc="0: reject every pool sample within eps (exact); k: only among each data point's k nearest (official: 5)")
+    proj_dim: int = knob(800, ge=0, doc="random-projection width of the embedding (0: raw pixels)")
+    rematch_every: int = knob(100, ge=1, doc="optimizer steps between two selections of the matched latents")
+    latent_noise: float = knob(1e-3, ge=0.0, doc="noise added to a matched latent at every use (RS-IMLE's)")
+    mse_weight: float = knob(0.1, ge=0.0, doc="loss = perceptual + mse_weight x pixel MSE (MSE alone with perceptual: none)")
+    perceptual: str = knob("teacher", choices=("teacher", "none"), doc="teacher: distance of the semantic stage's self-supervised teacher features (never the metrics' classifier); none: MSE only")
+    h_sweep: list[int] = knob([1, 2, 4, 8, 16], ge=1, doc="outer steps H at inference for the trained RTM rows (evaluate-rtm)")
+    flow_baseline: str = knob("vanilla-linear", doc="the flow row of rows.train the full-split IMLE rows are compared with (the few-shot ones: LIRF's baseline run)")
+    runs: dict[str, ImleRunConfig] = field(default_factory=lambda: {m: ImleRunConfig(**kw) for m, kw in DEFAULT_IMLE_RUNS.items()},
+                                           metadata={"doc": "the rows defined"})
+    run: list[str] = knob(list(DEFAULT_IMLE_RUNS), doc="which of `runs` are trained and evaluated (the matrix of train-imle)")
+
+    def __post_init__(self):
+        if self.z_dim % self.rtm.tokens:
+            raise ParamsError(f"rtm.tokens: {self.rtm.tokens} does not divide imle.z_dim ({self.z_dim}): z is cut into equal tokens")
+        if not self.run: raise ParamsError("run: at least one row of imle.runs")
+        for r in self.run:
+            if r not in self.runs:
+                close = difflib.get_close_matches(r, list(self.runs), n=1)
+                raise ParamsError(f"run: {r!r} is not one of imle.runs ({', '.join(self.runs)})" + (f"; did you mean '{close[0]}'?" if close else ""))
+
 # %% ../nbs/00_config.ipynb #b26cd879
 @dataclass(frozen=True)
 class Params:
@@ -384,6 +445,7 @@ class Params:
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     lirf: LirfConfig = field(default_factory=LirfConfig)
     bfr: BfrConfig = field(default_factory=BfrConfig)
+    imle: ImleConfig = field(default_factory=ImleConfig)
 
     def __post_init__(self):
         c2f = self.coarse_to_fine
@@ -428,6 +490,9 @@ class Params:
                 raise ParamsError(f"{key}: '{m}' is not in rows.train ({', '.join(self.rows.train)})" + (f"; did you mean '{close[0]}'?" if close else ""))
             if self.methods[m].geometry != "vanilla" or self.methods[m].pack != 1:
                 raise ParamsError(f"{key}: '{m}' has geometry {self.methods[m].geometry}, pack {self.methods[m].pack}: BFR refines vanilla latents (pack 1), whose prior is N(0, I)")
+        if self.imle.flow_baseline not in self.rows.train:
+            close = difflib.get_close_matches(self.imle.flow_baseline, self.rows.train, n=1)
+            raise ParamsError(f"imle.flow_baseline: '{self.imle.flow_baseline}' is not in rows.train ({', '.join(self.rows.train)})" + (f"; did you mean '{close[0]}'?" if close else ""))
         vanilla = [m for m in self.rows.train + self.rows.reduced if self.methods[m].geometry != "spherical"]
         if self.sample.sampler == "exp-euler" and vanilla:   # the exp-map sampler moves on the sphere
             raise ParamsError(f"sample.sampler: 'exp-euler' needs geometry 'spherical', but row '{vanilla[0]}' is vanilla (use auto)")
@@ -454,10 +519,15 @@ STAGE_SECTIONS = {"encode": ("seed", "data", "encode"),
                   # BFR
                   "refine-bfr": ("seed", "sample", "bfr"),
                   "evaluate-bfr": ("seed", "data", "features", "sample", "score", "bfr"),
+                  # RTM (a style-based generator trained with IMLE)
+                  "train-imle": ("seed", "data", "imle", "lirf.few_shot", "{method}"),
+                  "evaluate-rtm": ("seed", "data", "features", "sample", "score", "imle"),
                   # the merge of every stage's rows
                   "evaluate": ("rows", "score")}
 #: stages that run another stage's notebook (and write where it writes)
 STAGE_NOTEBOOKS = {"train-subset": "train"}
+#: matrix stages whose items are the runs of a paper's section (`<section>.runs`), not rows of `methods`
+STAGE_RUNS = {"train-imle": "imle"}
 
 # %% ../nbs/00_config.ipynb #38e50ea1
 def _type_name(tp) -> str:
@@ -540,7 +610,12 @@ def stage_parameters(params: Params, stage: str, method: str | None = None) -> d
         raise ParamsError(f"unknown stage '{stage}'; stages: {', '.join(STAGE_SECTIONS)}")
     full, out = to_dict(params), {}
     for key in STAGE_SECTIONS[stage]:
-        if "{method}" in key:
+        if key == "{method}" and stage in STAGE_RUNS:
+            runs = full[STAGE_RUNS[stage]]["runs"]
+            if method not in runs:
+                raise ParamsError(f"stage '{stage}' needs a row of {STAGE_RUNS[stage]}.runs, one of: {', '.join(runs)} (got {method!r})")
+            out["method"] = method
+        elif "{method}" in key:
             if method not in params.methods:
                 raise ParamsError(f"stage '{stage}' needs a method, one of: {', '.join(params.methods)} (got {method!r})")
             out["method"] = method

@@ -18,7 +18,7 @@ from safetensors.torch import save_file, load_file
 __all__ = ['log', 'IMAGE_EXTS', 'DIGITS_SPLIT_SEED', 'DataError', 'staging_dir', 'materialize_digits', 'folder_md5', 'load_image',
            'ImageSet', 'find_images', 'load_split', 'load_dataset', 'is_few_shot', 'LatentStats', 'atomic_save_file',
            'read_metadata', 'atomic_write_json', 'save_latents', 'load_latents', 'save_subset', 'load_subset',
-           'image_grid', 'save_figure', 'main']
+           'few_shot_indices', 'image_grid', 'save_figure', 'main']
 
 # %% ../nbs/01_data.ipynb #cb3d29ae
 log = logging.getLogger(__name__)
@@ -257,6 +257,25 @@ def load_subset(path, n_total: int, settings=None) -> torch.Tensor:
     if settings is not None and d["settings"] != settings:
         raise ValueError(f"{path}: chosen for settings {d['settings']}, not {settings}: rerun the scores stage")
     return torch.tensor(d["indices"], dtype=torch.long)
+
+# %% ../nbs/01_data.ipynb #11d1d9e2
+def few_shot_indices(labels: torch.Tensor | None, n: int, seed: int = 0, total: int | None = None) -> torch.Tensor:
+    """`n` training indices, the same number from every class (the remainder to the first classes), seeded; sorted.
+    A training split of at most `n` images (a few-shot set) is used whole."""
+    g = torch.Generator().manual_seed(seed)
+    total = len(labels) if labels is not None else total
+    if n >= total:
+        if n > total: log.warning("lirf.few_shot=%d, but the training split has %d images: the few-shot runs use all of them", n, total)
+        return torch.arange(total)
+    if labels is None: return torch.randperm(total, generator=g)[:n].sort().values
+    classes = labels.unique()
+    per = [n // len(classes) + (i < n % len(classes)) for i in range(len(classes))]
+    picks = []
+    for c, m in zip(classes, per):
+        members = (labels == c).nonzero().flatten()
+        if m > len(members): raise ValueError(f"lirf.few_shot: class {int(c)} has {len(members)} images, {m} asked for")
+        picks.append(members[torch.randperm(len(members), generator=g)[:m]])
+    return torch.cat(picks).sort().values
 
 # %% ../nbs/01_data.ipynb #61838314
 def image_grid(images: torch.Tensor, nrow: int = 10, pad: int = 1) -> np.ndarray:

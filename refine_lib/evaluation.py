@@ -25,7 +25,7 @@ __all__ = ['METRIC_KEYS', 'METRIC_COLUMNS', 'REPLICATE', 'PLATEAU_GAIN', 'Sample
            'make_reference', 'mean_interval', 'score_samples', 'score_sets', 'gaussian_latents', 'fmt', 'with_interval',
            'render_table', 'check_metrics', 'write_rows', 'merge_rows', 'group_table', 'table_caption',
            'plot_training_curves', 'replicate_of', 'summarise_replicates', 'last_doubling_gain', 'plot_fid_curves',
-           'plot_sample_grids']
+           'plot_sample_grids', 'plot_nearest_training']
 
 # %% ../nbs/08a_evaluation.ipynb #5487c448
 @dataclass
@@ -338,4 +338,17 @@ def plot_sample_grids(named: dict, ncol: int = 4, per_grid: int = 64):
     for ax in axes.flat: ax.axis("off")
     for ax, (title, imgs) in zip(axes.flat, named.items()):
         ax.imshow(image_grid(imgs[:per_grid], nrow=8), cmap="gray"); ax.set_title(title, fontsize=8)
+    return fig
+
+# %% ../nbs/08a_evaluation.ipynb #2d0346c8
+def plot_nearest_training(images: dict, train_images: torch.Tensor, rows: dict, k: int = 12):
+    "For each `{name: images}`, `k` samples (top) over their nearest image of `train_images` in pixels (bottom): copies show as identical pairs."
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(len(images), 1, figsize=(8, 1.6 * len(images)), squeeze=False)
+    for ax, (name, imgs) in zip(axes[:, 0], images.items()):
+        nn_idx = torch.cdist(imgs[:k].flatten(1), train_images.flatten(1)).argmin(1)
+        ax.imshow(image_grid(torch.cat([imgs[:k], train_images[nn_idx]]), nrow=k), cmap="gray"); ax.axis("off")
+        r = rows[name]
+        ax.set_title(f"{name}: samples (top), nearest training image (bottom); FID {r['fid']:.1f}, recall {r['recall']:.2f}, "
+                     f"memorised {r['memorized']:.2f}", fontsize=8)
     return fig

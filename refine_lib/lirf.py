@@ -20,8 +20,7 @@ from .training import CKPT_NAME, LoopConfig, checkpoint_step, flow_settings, tra
 # %% auto #0
 __all__ = ['log', 'ADMISSIONS', 'BANK_NAME', 'ROUND_COLUMNS', 'FEW_SHOT_COLUMNS', 'CLAIMS', 'Correction', 'reference_points',
            'correct', 'admit', 'lambda_schedule', 'refinement_steps', 'empirical_velocity', 'LIRFSchedule',
-           'refine_round', 'save_bank', 'load_bank', 'train_with_lirf', 'few_shot_indices', 'plot_bank_growth',
-           'plot_projection', 'plot_nearest_training']
+           'refine_round', 'save_bank', 'load_bank', 'train_with_lirf', 'plot_bank_growth', 'plot_projection']
 
 # %% ../nbs/13_lirf.ipynb #f1d3b2a2
 log = logging.getLogger(__name__)
@@ -187,24 +186,6 @@ def train_with_lirf(model, latents: torch.Tensor, path, loop: LoopConfig, ckpt_d
     return res | {"bank": bank, "origin": origin, "rounds": rounds, "completed": stop_after is None or stop_after >= loop.steps,
                   "seconds": time.time() - t_start}
 
-def few_shot_indices(labels: torch.Tensor | None, n: int, seed: int = 0, total: int | None = None) -> torch.Tensor:
-    """`n` training indices, the same number from every class (the remainder to the first classes), seeded; sorted.
-    A training split of at most `n` images (a few-shot set) is used whole."""
-    g = torch.Generator().manual_seed(seed)
-    total = len(labels) if labels is not None else total
-    if n >= total:
-        if n > total: log.warning("lirf.few_shot=%d, but the training split has %d images: the few-shot runs use all of them", n, total)
-        return torch.arange(total)
-    if labels is None: return torch.randperm(total, generator=g)[:n].sort().values
-    classes = labels.unique()
-    per = [n // len(classes) + (i < n % len(classes)) for i in range(len(classes))]
-    picks = []
-    for c, m in zip(classes, per):
-        members = (labels == c).nonzero().flatten()
-        if m > len(members): raise ValueError(f"lirf.few_shot: class {int(c)} has {len(members)} images, {m} asked for")
-        picks.append(members[torch.randperm(len(members), generator=g)[:m]])
-    return torch.cat(picks).sort().values
-
 # %% ../nbs/13_lirf.ipynb #8d236a46
 def plot_bank_growth(rounds: dict, few_shot: int, tau: float):
     "`rounds`: `{run: [round records]}` of LIRF runs -> bank growth, admission rate, mean correction; returns the figure."
@@ -233,20 +214,6 @@ def plot_projection(banks: dict):
             sc = ax.scatter(*proj(adm).T, c=org, s=8, cmap="viridis", alpha=0.7); plt.colorbar(sc, ax=ax, label="admitted in round")
         ax.scatter(*proj(few).T, s=28, c="red", marker="x", label=f"{len(few)} few-shot latents")
         ax.set_title(f"{run}: bank {len(few)} -> {len(bank)} (PCA of the few-shot latents)", fontsize=9); ax.legend(fontsize=8)
-    return fig
-
-# %% ../nbs/13_lirf.ipynb #2d0346c8
-def plot_nearest_training(images: dict, train_images: torch.Tensor, rows: dict, k: int = 12):
-    "For each run, `k` samples (top) over their nearest training image in pixels (bottom): copies show as identical pairs."
-    import matplotlib.pyplot as plt
-    from refine_lib.data import image_grid
-    fig, axes = plt.subplots(len(images), 1, figsize=(8, 1.6 * len(images)), squeeze=False)
-    for ax, (name, imgs) in zip(axes[:, 0], images.items()):
-        nn_idx = torch.cdist(imgs[:k].flatten(1), train_images.flatten(1)).argmin(1)
-        ax.imshow(image_grid(torch.cat([imgs[:k], train_images[nn_idx]]), nrow=k), cmap="gray"); ax.axis("off")
-        r = rows[name]
-        ax.set_title(f"{name}: samples (top), nearest few-shot training image (bottom); FID {r['fid']:.1f}, recall {r['recall']:.2f}, "
-                     f"memorised {r['memorized']:.2f}", fontsize=8)
     return fig
 
 # %% ../nbs/13_lirf.ipynb #ce008290

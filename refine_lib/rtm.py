@@ -6,19 +6,22 @@ Docs: https://refine-lab.github.io/refine-lab/rtm.html.md"""
 
 # %% ../nbs/15_rtm.ipynb #8223b2d1
 from __future__ import annotations
-import math
+import json, math, time
 from dataclasses import dataclass
+from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .sit import count_params
-from .training import LoopConfig, Objective, fit
+from .data import atomic_save_file, atomic_write_json
+from .training import CheckpointError, LoopConfig, Objective, fit, load_weights
 
 # %% auto #0
-__all__ = ['PixelNorm', 'MappingMLP', 'SwiGLU', 'MixerBlock', 'RecursiveTokenMapper', 'matched_mlp_hidden', 'AdaIN', 'StyleBlock',
-           'Synthesis', 'StyleGenerator', 'build_style_generator', 'random_projection', 'embed', 'nearest',
-           'rejection_mask', 'match', 'ImleSettings', 'select_latents', 'ImleState', 'feature_distance',
-           'imle_objective', 'train_imle', 'generate_images', 'w_displacement']
+__all__ = ['GENERATOR_KEYS', 'PixelNorm', 'MappingMLP', 'SwiGLU', 'MixerBlock', 'RecursiveTokenMapper', 'matched_mlp_hidden',
+           'AdaIN', 'StyleBlock', 'Synthesis', 'StyleGenerator', 'build_style_generator', 'random_projection', 'embed',
+           'nearest', 'rejection_mask', 'match', 'ImleSettings', 'select_latents', 'ImleState', 'feature_distance',
+           'imle_objective', 'train_imle', 'generate_images', 'w_displacement', 'matched_generator',
+           'save_style_generator', 'load_style_generator']
 
 # %% ../nbs/15_rtm.ipynb #fa55b754
 class PixelNorm(nn.Module):
@@ -266,11 +269,24 @@ class ImleState(nn.Module):
         self.register_buffer("match_distance", torch.zeros(n))
 
 # %% ../nbs/15_rtm.ipynb #66908b73
-def feature_distance(features):
-    """A perceptual distance from a frozen feature function `features(x) -> [B, ...]` (by default the semantic stage's
-    self-supervised teacher, never the metrics' classifier): squared distance of the L2-normalised features, per pair
-    (LPIPS's idea with one layer; LPIPS/VGG weights cannot be downloaded here, a user's local ones plug in the same way)."""
-    def dist(x, y): return (F.normalize(features(x).flatten(1), dim=1) - F.normalize(features(y).flatten(1), dim=1)).pow(2).sum(1)
+def feature_distance(body: nn.Sequential):
+    """A perceptual distance per pair from a frozen convolutional stack `body` (by default the semantic stage's
+    self-supervised teacher's layers, never the metrics' classifier), LPIPS's recipe without its learned layer weights:
+    the activations after each nonlinearity while they are still maps `[B, C, h, w]`, each normalised over channels at
+    every position; the distance is the sum over those layers of the mean over positions of the squared difference.
+    Spatial maps, not the pooled embedding: the teacher was trained to be invariant to shifts and rotations, so its
+    pooled features would not tell a digit from a displaced one. LPIPS/VGG weights cannot be downloaded here; a user's
+    local ones plug in the same way."""
+    acts = (nn.GELU, nn.ReLU, nn.LeakyReLU, nn.SiLU)
+    def taps(x):
+        out = []
+        for m in body:
+            x = m(x)
+            if x.dim() != 4: break
+            if isinstance(m, acts): out.append(F.normalize(x, dim=1))
+        if not out: raise ValueError("feature_distance: the network has no nonlinearity with a spatial output to compare")
+        return out
+    def dist(x, y): return sum((a - b).pow(2).sum(1).mean((1, 2)) for a, b in zip(taps(x), taps(y)))
     return dist
 
 # %% ../nbs/15_rtm.ipynb #19aa9e45
@@ -328,3 +344,41 @@ def w_displacement(mapper: nn.Module, z: torch.Tensor, H: int) -> list:
     _, ws = mapper(z, H, trajectory=True)
     scale = ws[-1].norm(dim=1).mean()
     return [float((b - a).norm(dim=1).mean() / scale) for a, b in zip(ws[:-1], ws[1:])]
+
+# %% ../nbs/15_rtm.ipynb #a5ac43ff
+#: what a trained generator's spec holds (the `imle` section's architecture knobs and the data's image shape)
+GENERATOR_KEYS = ("z_dim", "w_dim", "image_size", "channels", "base_channels", "mlp_depth", "tokens", "width", "H", "L", "expansion", "readout")
+
+def matched_generator(mapper: str, spec: dict, seed: int = 0) -> tuple:
+    """A `StyleGenerator` with mapper 'mlp' or 'rtm' from `spec` (`GENERATOR_KEYS`); the MLP's hidden width matches the
+    parameter count of the RTM mapper of the same spec. Returns `(generator, full spec)` (with `mapper`, `mlp_hidden`)."""
+    missing = [k for k in GENERATOR_KEYS if k not in spec]
+    if missing: raise ValueError(f"generator spec: missing {', '.join(missing)}")
+    spec = {k: spec[k] for k in GENERATOR_KEYS}
+    rtm_kw = {k: spec[k] for k in ("tokens", "width", "H", "L", "expansion", "readout")}
+    with torch.random.fork_rng(devices=[]):   # the probe must not move the global RNG
+        probe = RecursiveTokenMapper(spec["z_dim"], spec["w_dim"], **rtm_kw)
+    hidden = matched_mlp_hidden(count_params(probe), spec["z_dim"], spec["w_dim"], spec["mlp_depth"])
+    g = build_style_generator(mapper, spec["z_dim"], spec["w_dim"], spec["image_size"], spec["channels"], spec["base_channels"],
+                              spec["mlp_depth"], hidden, seed=seed, **rtm_kw)
+    return g, {**spec, "mapper": mapper, "mlp_hidden": hidden}
+
+# %% ../nbs/15_rtm.ipynb #4d39a75d
+def save_style_generator(generator: nn.Module, info: dict, folder) -> Path:
+    "Write `generator`'s weights to `folder/model.safetensors` and `info` (with its `spec`) to `folder/model.json`, atomically."
+    folder = Path(folder)
+    atomic_save_file({k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}, folder / "model.safetensors", {"info": json.dumps(info)})
+    atomic_write_json(info, folder / "model.json")
+    return folder
+
+def load_style_generator(folder, weights: str = "model.safetensors") -> tuple:
+    "`(generator in eval mode, info)` of a `train-imle` folder (`weights`: another file of it, e.g. an EMA snapshot)."
+    folder = Path(folder)
+    try: info = json.loads((folder / "model.json").read_text())
+    except FileNotFoundError: raise CheckpointError(f"{folder / 'model.json'} not found: run the train-imle stage for this row") from None
+    if "spec" not in info or info["spec"].get("mapper") not in ("mlp", "rtm"):
+        raise CheckpointError(f"{folder / 'model.json'}: not a train-imle generator (no spec with a mapper)")
+    g, _ = matched_generator(info["spec"]["mapper"], info["spec"])
+    try: g.load_state_dict(load_weights(folder / weights))
+    except Exception as e: raise CheckpointError(f"{folder / weights}: cannot load into the generator of {folder / 'model.json'}: {e}") from None
+    return g.eval(), info

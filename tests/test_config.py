@@ -53,6 +53,14 @@ def test_params_yaml_holds_the_library_defaults():
     ("bfr:\n  refiners:\n    x: {kind: gan}\n", "bfr.refiners.x.kind: 'gan' is not one of"),
     ("bfr:\n  run: [lfr, dfr-noaugg]\n", "run: 'dfr-noaugg' is not one of bfr.refiners"),
     ("semantic:\n  teacher: dinov2\n", "weights: a local weights file is needed for teacher 'dinov2'"),
+    # RTM: an H or L below 1, a pool smaller than the data, a token count that does not divide z
+    ("imle:\n  rtm:\n    H: 0\n", "imle.rtm.H: 0 is out of range (must be >= 1)"),
+    ("imle:\n  rtm:\n    L: 0\n", "imle.rtm.L: 0 is out of range (must be >= 1)"),
+    ("imle:\n  pool_factor: 0\n", "imle.pool_factor: 0 is out of range (must be >= 1)"),
+    ("imle:\n  rtm:\n    tokens: 5\n", "rtm.tokens: 5 does not divide imle.z_dim (64)"),
+    ("imle:\n  run: [imle-rtn]\n", "did you mean 'imle-rtm'?"),
+    ("imle:\n  runs:\n    x: {mapper: mpl}\n", "imle.runs.x.mapper: 'mpl' is not one of ['mlp', 'rtm']"),
+    ("imle:\n  flow_baseline: vanila-linear\n", "imle.flow_baseline: 'vanila-linear' is not in rows.train"),
 ])
 def test_bad_params_name_the_file_and_key(tmp_path, text, fragment):
     f = write(tmp_path, text)
@@ -75,7 +83,7 @@ def test_dvc_yaml_lists_exactly_the_params_each_stage_reads():
 
 
 PAPER_MODULES = {"spherical": "refine_lib/spherical.py", "stability": "refine_lib/stability.py", "lirf": "refine_lib/lirf.py",
-                 "semantic": "refine_lib/semantic.py", "bfr": "refine_lib/bfr.py"}
+                 "semantic": "refine_lib/semantic.py", "bfr": "refine_lib/bfr.py", "rtm": "refine_lib/rtm.py", "rtm_eval": "refine_lib/rtm_eval.py"}
 
 
 def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
@@ -90,14 +98,15 @@ def test_dvc_yaml_lists_exactly_the_modules_each_stage_runs():
     # each paper's module is run by that paper's stages only
     runs = {paper: sorted(n for n, spec in stages.items() if f in spec["deps"]) for paper, f in PAPER_MODULES.items()}
     assert runs == {"spherical": ["evaluate-spherical", "finetune-decoder"], "stability": ["evaluate-stability", "scores", "train-seam"],
-                    "lirf": ["evaluate-lirf", "refine-lirf"], "semantic": ["semantic"], "bfr": ["evaluate-bfr", "refine-bfr"]}, runs
+                    "lirf": ["evaluate-lirf", "refine-lirf"], "semantic": ["semantic"], "bfr": ["evaluate-bfr", "refine-bfr"],
+                    "rtm": ["evaluate-rtm", "train-imle"], "rtm_eval": ["evaluate-rtm"]}, runs
 
 
 def test_the_core_reads_no_papers_outputs():
     """encode -> features -> train@ -> sample@ (and the references) neither import a paper's module nor read a paper
     stage's outputs: editing a paper never reruns the baseline."""
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    paper_outputs = ("outputs/finetune-decoder", "outputs/scores", "outputs/semantic", "outputs/refine-lirf", "outputs/refine-bfr", "outputs/evaluate-")
+    paper_outputs = ("outputs/finetune-decoder", "outputs/scores", "outputs/semantic", "outputs/refine-lirf", "outputs/refine-bfr", "outputs/train-imle", "outputs/evaluate-")
     for name in ("encode", "features", "train", "sample", "reference"):
         deps = stages[name]["deps"]
         assert not set(deps) & set(PAPER_MODULES.values()), name

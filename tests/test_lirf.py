@@ -3,7 +3,8 @@ The operator's properties, the admission rule, the lambda schedule and one short
 import logging
 import pytest
 import torch
-from refine_lib.lirf import BANK_NAME, LIRFSchedule, correct, few_shot_indices, load_bank, train_with_lirf
+from refine_lib.data import few_shot_indices
+from refine_lib.lirf import BANK_NAME, LIRFSchedule, correct, load_bank, train_with_lirf
 from refine_lib.paths import get_path
 from refine_lib.sit import SiTSpec, build_sit
 from refine_lib.training import LoopConfig

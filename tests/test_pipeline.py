@@ -18,6 +18,8 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          # the presets' parts too: every refiner with the transfer rows (make bfr-full), the seam model (make seam)
          "bfr": {"steps": 20, "batch_size": 16, "warmup_steps": 5, "pool": 64, "run": ["lfr", "dfr", "dfr-noaug"], "transfer_to": "micro-linear"},
          "coarse_to_fine": {"seam_t_split": 0.7},
+         "imle": {"steps": 30, "batch_size": 16, "warmup_steps": 5, "checkpoint_every": 10, "snapshot_every": 15, "rematch_every": 10,
+                  "pool_factor": 4, "rtm": {"tokens": 4, "width": 16, "H": 2, "L": 1, "expansion": 2, "readout": "mean"}, "h_sweep": [1, 2, 4]},
          # every family of rows once, and one replicate (<row>-seed1) of a full-data row
          "rows": {"train": ["vanilla-linear", "vanilla-linear-seed1", "spherical-slerp", "micro-linear"],
                   "reduced": ["subset-loss-50", "subset-random-50"]}}
@@ -253,19 +255,43 @@ def test_bfr_stages_write_every_row_with_its_nfe(repro_project):
         assert (proj / f).exists(), f
 
 
+def test_rtm_stages_write_the_imle_rows_the_h_sweep_and_the_claims(repro_project):
+    proj, _ = repro_project
+    rows = ["imle-mlp", "imle-rtm", "imle-mlp-few-shot", "imle-rtm-few-shot"]
+    trained = {r: metrics(proj, f"train-imle/{r}") for r in rows}
+    assert {r: (t["steps"], t["train_samples"]) for r, t in trained.items()} == {"imle-mlp": (30, 1438), "imle-rtm": (30, 1438),
+                                                                                 "imle-mlp-few-shot": (30, 20), "imle-rtm-few-shot": (30, 20)}
+    assert abs(trained["imle-mlp"]["mapper_params"] - trained["imle-rtm"]["mapper_params"]) / trained["imle-rtm"]["mapper_params"] < 0.05
+    # the few-shot rows train on LIRF's few-shot images: the same indices
+    few = json.loads((proj / "outputs/refine-lirf/few_shot.json").read_text())["indices"]
+    assert json.loads((proj / "outputs/train-imle/imle-rtm-few-shot/model.json").read_text())["few_shot_indices"] == few
+    rtm = metrics(proj, "evaluate-rtm")
+    assert list(rtm["rows"]) == rows and all({"fid", "precision", "recall", "memorized", "fid_by_step"} <= set(r) for r in rtm["rows"].values())
+    assert list(rtm["rows"]["imle-rtm"]["fid_by_step"]) == ["15", "30"]   # the EMA snapshot and the final model
+    assert {r: v["nfe"] for r, v in rtm["h_sweep"].items()} == {f"{r} H={h}": 2 * h for r in ("imle-rtm", "imle-rtm-few-shot") for h in (1, 2, 4)}
+    assert rtm["h_sweep"]["imle-rtm H=1"]["w_displacement"] is None and rtm["h_sweep"]["imle-rtm H=4"]["w_displacement"] > 0
+    assert rtm["h_sweep"]["imle-rtm H=2"]["fid"] == rtm["rows"]["imle-rtm"]["fid"]   # H of training: the row itself
+    assert {"RTM raises precision over the single-pass mapper (full split)", "RTM raises recall over the single-pass mapper (few-shot)",
+            "more outer steps help: H = 2 beats H = 1 (FID)", "up to a point: H = 4 is no better than H = 2 (FID)",
+            "IMLE covers modes the flow baseline misses (few-shot, recall)"} <= set(rtm["claims"])
+    for f in ["reports/evaluate-rtm/imle.md", "reports/evaluate-rtm/h_sweep.md", "reports/evaluate-rtm/h_sweep.png", "reports/evaluate-rtm/samples.png",
+              "reports/evaluate-rtm/nearest_training.png", "reports/evaluate-rtm/convergence.png", "reports/train-imle/imle-rtm/loss.png"]:
+        assert (proj / f).exists(), f
+
+
 def test_evaluate_merges_every_row_and_dvc_sees_every_number(repro_project):
     proj, env = repro_project
     ev = metrics(proj, "evaluate")
-    sph, st, few, bfr = (metrics(proj, s)["rows"] for s in ("evaluate-spherical", "evaluate-stability", "evaluate-lirf", "evaluate-bfr"))
+    sph, st, few, bfr, imle = (metrics(proj, s)["rows"] for s in ("evaluate-spherical", "evaluate-stability", "evaluate-lirf", "evaluate-bfr", "evaluate-rtm"))
     # a row name met twice (the BFR stage's base rows) is prefixed with its group
-    assert set(ev) == {"real-train", "gaussian-latents", *ROWS, *sph, *st, *few, *(f"bfr: {r}" if r in ROWS else r for r in bfr)}
+    assert set(ev) == {"real-train", "gaussian-latents", *ROWS, *sph, *st, *few, *(f"bfr: {r}" if r in ROWS else r for r in bfr), *imle}
     assert ev["vanilla-linear"]["fid"] == metrics(proj, "sample/vanilla-linear")["vanilla-linear"]["fid"]
     table = (proj / "reports/evaluate/table.md").read_text()
     assert "| spherical-slerp | baseline |" in table and "64 samples per draw, 2 draw(s) per row, against 359 reference images" in table
     shown = run("dvc metrics show --json", proj, env=env).stdout
     assert "vanilla-linear vs subset-loss-50" in shown and "paired_mean" in shown   # the same-seed pairs: dicts, so DVC shows them
     claims = json.loads((proj / "outputs/evaluate/table.json").read_text())["claims"]
-    assert {c["stage"] for c in claims.values()} == {"spherical", "stability", "lirf (few-shot)", "bfr"} and "| claim | stage |" in table
+    assert {c["stage"] for c in claims.values()} == {"spherical", "stability", "lirf (few-shot)", "bfr", "rtm (imle)"} and "| claim | stage |" in table
     for f in ["reports/evaluate/samples.png", "reports/evaluate/training_curves.png", "reports/evaluate/convergence.png"]:
         assert (proj / f).exists(), f
 
