@@ -1,13 +1,14 @@
 """(RS-)IMLE on the pipeline's data: FID, precision and recall of the single-pass (mlp) and recursive (rtm) mappers
 along training, and seconds per step; writes JSON.
 
-    python benchmarks/bench_imle.py --steps 3000 --every 500 --out benchmarks/results/imle_digits.json
-    python benchmarks/bench_imle.py --few-shot 10 --steps 2000 --every 500 --out benchmarks/results/imle_fewshot.json
+    python benchmarks/bench_imle.py --steps 4000 --every 1000 --out benchmarks/results/imle_digits.json
+    python benchmarks/bench_imle.py --few-shot 10 --steps 3000 --every 1000 --out benchmarks/results/imle_fewshot.json
 
-Each mapper drives the same synthesis network (`refine_lib.rtm.build_style_generator`, same init seed); the MLP's
-hidden width is chosen so that both mappers have the same parameter count (`matched_mlp_hidden`). Training is
-`rtm.train_imle` (the project's loop): pools of 10 x N latents, RS-IMLE rejection, loss = perceptual (the semantic
-stage's self-supervised teacher) + 0.1 x pixel MSE. Every `--every` steps the EMA generator draws `--draws` x
+Each mapper drives the same synthesis network, built as the pipeline builds it (`refine_lib.rtm.matched_generator`
+from params.yaml's `imle` section: same init seed, the MLP's hidden width matched to RTM's mapper parameter count).
+Training is `rtm.train_imle` (the project's loop) with the `imle` section's settings: pools of 10 x N latents, RS-IMLE
+rejection, loss = LPIPS-style distance on the semantic stage's teacher's conv maps + 0.1 x pixel MSE; the flags
+override the budget (steps, batch, lr, re-selection interval in epochs) and the loss. Every `--every` steps the EMA generator draws `--draws` x
 `--samples` images (seeded like the pipeline's draws) scored by the features stage's extractor against the test split,
 like every row of the pipeline. Needs `make repro`'s encode, features and semantic outputs. Not a test: it sizes the
 pipeline's IMLE rows (steps to the plateau, cost).
@@ -16,20 +17,22 @@ import argparse, json, platform, statistics, tempfile, time
 from pathlib import Path
 import torch
 from pipeline_outputs import load_pipeline_outputs
-from refine_lib import evaluation as E, rtm as R
+from refine_lib import config, evaluation as E, rtm as R
 from refine_lib.contrastive import ContrastiveFeatures
 from refine_lib.data import few_shot_indices
 from refine_lib.training import LoopConfig
 
 
 def run(mapper, images, ref, p, a, perceptual):
-    rtm_kw = dict(tokens=a.tokens, width=a.width, H=a.H, L=a.L)
-    probe = R.build_style_generator("rtm", a.z_dim, a.w_dim, images.shape[-1], images.shape[1], a.base_channels, **rtm_kw)
-    hidden = R.matched_mlp_hidden(R.count_params(probe.mapper), a.z_dim, a.w_dim)
-    g = R.build_style_generator(mapper, a.z_dim, a.w_dim, images.shape[-1], images.shape[1], a.base_channels, mlp_hidden=hidden, seed=a.seed, **rtm_kw)
-    loop = LoopConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup_steps=50, ema_decay=a.ema_decay, grad_clip=1.0,
-                      checkpoint_every=a.every, log_every=50)
-    cfg = R.ImleSettings(rematch_every=a.rematch_every, eps=a.eps)
+    i = p.imle
+    spec = dict(z_dim=i.z_dim, w_dim=i.w_dim, image_size=images.shape[-1], channels=images.shape[1], base_channels=i.base_channels,
+                mlp_depth=i.mlp_depth, tokens=i.rtm.tokens, width=i.rtm.width, H=i.rtm.H, L=i.rtm.L, expansion=i.rtm.expansion, readout=i.rtm.readout)
+    g, spec = R.matched_generator(mapper, spec, seed=a.seed)   # the MLP at RTM's mapper size, as the pipeline builds them
+    hidden = spec["mlp_hidden"]
+    loop = LoopConfig(steps=a.steps, batch_size=min(a.batch_size, len(images)), lr=a.lr, warmup_steps=i.warmup_steps, ema_decay=i.ema_decay,
+                      grad_clip=i.grad_clip, checkpoint_every=a.every, log_every=50)
+    cfg = R.ImleSettings(pool_factor=i.pool_factor, rejection=i.rejection, eps=i.eps, reject_k=i.reject_k, proj_dim=i.proj_dim,
+                         rematch_every=R.rematch_interval(a.rematch_epochs, len(images), loop.batch_size), latent_noise=i.latent_noise, mse_weight=i.mse_weight)
     curve, train_s = [], 0.0
     with tempfile.TemporaryDirectory() as ckpt:
         for end in range(a.every, a.steps + 1, a.every):
@@ -49,17 +52,16 @@ def run(mapper, images, ref, p, a, perceptual):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mappers", nargs="+", default=["mlp", "rtm"]); ap.add_argument("--few-shot", type=int, default=0)
-    ap.add_argument("--steps", type=int, default=3000); ap.add_argument("--every", type=int, default=500)
-    ap.add_argument("--batch-size", type=int, default=64); ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--rematch-every", type=int, default=100); ap.add_argument("--eps", type=float, default=0.1)
-    ap.add_argument("--z-dim", type=int, default=64); ap.add_argument("--w-dim", type=int, default=64)
-    ap.add_argument("--base-channels", type=int, default=64); ap.add_argument("--tokens", type=int, default=8)
-    ap.add_argument("--width", type=int, default=64); ap.add_argument("--H", type=int, default=8); ap.add_argument("--L", type=int, default=2)
-    ap.add_argument("--perceptual", default="teacher", choices=["teacher", "none"])
+    # defaults: the pipeline's (params.yaml, imle section); these flags override the training budget only
+    ap.add_argument("--steps", type=int, default=None); ap.add_argument("--every", type=int, default=500)
+    ap.add_argument("--batch-size", type=int, default=None); ap.add_argument("--lr", type=float, default=None)
+    ap.add_argument("--rematch-epochs", type=float, default=None); ap.add_argument("--perceptual", default=None, choices=["teacher", "none"])
     ap.add_argument("--draws", type=int, default=3); ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--ema-decay", type=float, default=0.999); ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/imle_digits.json")
+    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/imle_digits.json")
     a = ap.parse_args()
     p, ds, ref, ae, z, labels, stats = load_pipeline_outputs()
+    for k in ("steps", "batch_size", "lr", "rematch_epochs", "perceptual"):
+        if getattr(a, k) is None: setattr(a, k, getattr(p.imle, k))
     images = ds["train"].images
     if a.few_shot: images = images[few_shot_indices(ds["train"].labels, a.few_shot, seed=a.seed)]
     perceptual = None
@@ -67,7 +69,7 @@ if __name__ == "__main__":
         teacher = ContrastiveFeatures.load("outputs/semantic/teacher.safetensors", "the semantic stage")
         perceptual = R.feature_distance(teacher.net.body)
     out = Path(a.out)
-    result = {"settings": vars(a), "train_images": len(images), "reference": ref.description, "features": ref.name,
+    result = {"settings": vars(a), "imle": config.to_dict(p)["imle"], "train_images": len(images), "reference": ref.description, "features": ref.name,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(), "runs": {}}
     for m in a.mappers:
         result["runs"][m] = run(m, images, ref, p, a, perceptual)

@@ -19,8 +19,8 @@ from .training import CheckpointError, LoopConfig, Objective, fit, load_weights
 # %% auto #0
 __all__ = ['GENERATOR_KEYS', 'PixelNorm', 'MappingMLP', 'SwiGLU', 'MixerBlock', 'RecursiveTokenMapper', 'matched_mlp_hidden',
            'AdaIN', 'StyleBlock', 'Synthesis', 'StyleGenerator', 'build_style_generator', 'random_projection', 'embed',
-           'nearest', 'rejection_mask', 'match', 'ImleSettings', 'select_latents', 'ImleState', 'feature_distance',
-           'imle_objective', 'train_imle', 'generate_images', 'w_displacement', 'matched_generator',
+           'nearest', 'rejection_mask', 'match', 'ImleSettings', 'rematch_interval', 'select_latents', 'ImleState',
+           'feature_distance', 'imle_objective', 'train_imle', 'generate_images', 'w_displacement', 'matched_generator',
            'save_style_generator', 'load_style_generator']
 
 # %% ../nbs/15_rtm.ipynb #fa55b754
@@ -233,7 +233,7 @@ class ImleSettings:
     eps: float = 0.1               # rejection radius, in embedding units (L2-normalised projection)
     reject_k: int = 0              # 0: reject every pool sample within eps (exact); k: only among each data point's k nearest (official: 5)
     proj_dim: int = 800            # random-projection width (0: raw values, unnormalised)
-    rematch_every: int = 200       # optimizer steps between two selections
+    rematch_every: int = 200       # optimizer steps between two selections (`rematch_interval`: from epochs)
     latent_noise: float = 1e-3     # added to a matched latent at every use (RS-IMLE's)
     mse_weight: float = 0.1        # loss = perceptual + mse_weight x pixel MSE (MSE alone without a perceptual network)
     select_batch: int = 1024       # generation batch of the pool
@@ -242,6 +242,12 @@ class ImleSettings:
         if self.pool_factor < 1: raise ValueError(f"imle.pool_factor = {self.pool_factor}: the pool must hold at least one sample per data point")
         if self.rematch_every < 1 or self.reject_k < 0 or self.select_batch < 1: raise ValueError("imle.rematch_every and select_batch must be >= 1, reject_k >= 0")
         if self.eps < 0 or self.latent_noise < 0 or self.mse_weight < 0: raise ValueError("imle.eps, latent_noise and mse_weight must be >= 0")
+
+# %% ../nbs/15_rtm.ipynb #4570ed96
+def rematch_interval(epochs: float, n: int, batch_size: int) -> int:
+    """Optimizer steps between two selections for a re-selection every `epochs` passes over `n` data points at
+    `batch_size` (RS-IMLE draws its pool per epoch): the same staleness of the matched latents on 1438 images as on 10."""
+    return max(1, round(epochs * n / min(batch_size, n)))
 
 # %% ../nbs/15_rtm.ipynb #0b5c1e6e
 @torch.no_grad()

@@ -81,7 +81,7 @@ def rtm_claims(train_H: int, hs: list, flow_row: str = "vanilla-linear", few_sho
 
 #: the columns of the RTM tables (refine_lib.evaluation.render_table)
 IMLE_COLUMNS = [("mapper", "mapper", "{}"), ("train_samples", "train images", "{}"), ("train_steps", "steps", "{}"), ("mapper_params", "mapper params", "{}"),
-                ("params", "params", "{}"), *METRIC_COLUMNS, ("seconds_per_sample", "s/sample", "{:.5f}")]
+                ("params", "params", "{}"), *METRIC_COLUMNS, ("last_doubling_gain", "last 2x gain", "{:.1%}"), ("seconds_per_sample", "s/sample", "{:.5f}")]
 H_SWEEP_COLUMNS = [("H", "H", "{}"), ("nfe", "block calls", "{}"), *METRIC_COLUMNS[:3], ("w_displacement", "w displacement", "{:.4f}"),
                    ("seconds_per_sample", "s/sample", "{:.5f}")]
 
