@@ -177,12 +177,14 @@ class StyleGenerator(nn.Module):
 def build_style_generator(mapper: str, z_dim: int = 64, w_dim: int = 64, image_size: int = 16, channels: int = 1,
                           base_channels: int = 64, mlp_depth: int = 8, mlp_hidden: int | None = None, tokens: int = 8,
                           width: int = 64, H: int = 8, L: int = 2, expansion: int = 4, readout: str = "mean", seed: int = 0):
-    "A `StyleGenerator` with mapper 'mlp' (RS-IMLE) or 'rtm', initialised from `seed` (without touching the global RNG)."
+    """A `StyleGenerator` with mapper 'mlp' (RS-IMLE) or 'rtm', initialised from `seed` (without touching the global
+    RNG). The synthesis network is drawn first, so both mappers drive the same initial synthesis network."""
     if mapper not in ("mlp", "rtm"): raise ValueError(f"mapper {mapper!r}: not one of 'mlp', 'rtm'")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
+        s = Synthesis(w_dim, image_size, channels, base_channels)
         m = MappingMLP(z_dim, w_dim, mlp_depth, mlp_hidden) if mapper == "mlp" else RecursiveTokenMapper(z_dim, w_dim, tokens, width, H, L, expansion, readout)
-        return StyleGenerator(m, Synthesis(w_dim, image_size, channels, base_channels), z_dim)
+        return StyleGenerator(m, s, z_dim)
 
 # %% ../nbs/15_rtm.ipynb #78d258f4
 def random_projection(in_dim: int, out_dim: int = 800, seed: int = 0) -> torch.Tensor:
