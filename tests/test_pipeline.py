@@ -18,7 +18,7 @@ SMOKE = {"encode": {"steps": 20, "batch_size": 32},
          # the presets' parts too: every refiner with the transfer rows (make bfr-full), the seam model (make seam)
          "bfr": {"steps": 20, "batch_size": 16, "warmup_steps": 5, "pool": 64, "run": ["lfr", "dfr", "dfr-noaug"], "transfer_to": "micro-linear"},
          "coarse_to_fine": {"seam_t_split": 0.7},
-         "imle": {"steps": 30, "batch_size": 16, "warmup_steps": 5, "checkpoint_every": 10, "snapshot_every": 15, "rematch_every": 10,
+         "imle": {"steps": 30, "batch_size": 16, "warmup_steps": 5, "checkpoint_every": 10, "snapshot_every": 15, "rematch_epochs": 0.2,
                   "pool_factor": 4, "rtm": {"tokens": 4, "width": 16, "H": 2, "L": 1, "expansion": 2, "readout": "mean"}, "h_sweep": [1, 2, 4]},
          # every family of rows once, and one replicate (<row>-seed1) of a full-data row
          "rows": {"train": ["vanilla-linear", "vanilla-linear-seed1", "spherical-slerp", "micro-linear"],
