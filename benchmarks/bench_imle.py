@@ -13,26 +13,22 @@ override the budget (steps, batch, lr, re-selection interval in epochs) and the 
 like every row of the pipeline. Needs `make repro`'s encode, features and semantic outputs. Not a test: it sizes the
 pipeline's IMLE rows (steps to the plateau, cost).
 """
-import argparse, json, platform, statistics, tempfile, time
+import argparse, dataclasses, json, platform, statistics, tempfile, time
 from pathlib import Path
 import torch
 from pipeline_outputs import load_pipeline_outputs
 from refine_lib import config, evaluation as E, rtm as R
-from refine_lib.contrastive import ContrastiveFeatures
 from refine_lib.data import few_shot_indices
 from refine_lib.training import LoopConfig
 
 
-def run(mapper, images, ref, p, a, perceptual):
-    i = p.imle
-    spec = dict(z_dim=i.z_dim, w_dim=i.w_dim, image_size=images.shape[-1], channels=images.shape[1], base_channels=i.base_channels,
-                mlp_depth=i.mlp_depth, tokens=i.rtm.tokens, width=i.rtm.width, H=i.rtm.H, L=i.rtm.L, expansion=i.rtm.expansion, readout=i.rtm.readout)
-    g, spec = R.matched_generator(mapper, spec, seed=a.seed)   # the MLP at RTM's mapper size, as the pipeline builds them
+def run(mapper, images, ref, p, i, a, perceptual):
+    # the generator and the IMLE settings as the train-imle stage builds them from the `imle` section (one place: refine_lib.rtm)
+    g, spec = R.matched_generator(mapper, R.generator_spec(i, images.shape[-1], images.shape[1]), seed=a.seed)
     hidden = spec["mlp_hidden"]
     loop = LoopConfig(steps=a.steps, batch_size=min(a.batch_size, len(images)), lr=a.lr, warmup_steps=i.warmup_steps, ema_decay=i.ema_decay,
                       grad_clip=i.grad_clip, checkpoint_every=a.every, log_every=50)
-    cfg = R.ImleSettings(pool_factor=i.pool_factor, rejection=i.rejection, eps=i.eps, reject_k=i.reject_k, proj_dim=i.proj_dim,
-                         rematch_every=R.rematch_interval(a.rematch_epochs, len(images), loop.batch_size), latent_noise=i.latent_noise, mse_weight=i.mse_weight)
+    cfg = R.imle_settings(i, len(images), loop.batch_size)
     curve, train_s = [], 0.0
     with tempfile.TemporaryDirectory() as ckpt:
         for end in range(a.every, a.steps + 1, a.every):
@@ -55,7 +51,7 @@ if __name__ == "__main__":
     # defaults: the pipeline's (params.yaml, imle section); these flags override the training budget only
     ap.add_argument("--steps", type=int, default=None); ap.add_argument("--every", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=None); ap.add_argument("--lr", type=float, default=None)
-    ap.add_argument("--rematch-epochs", type=float, default=None); ap.add_argument("--perceptual", default=None, choices=["teacher", "none"])
+    ap.add_argument("--rematch-epochs", type=float, default=None); ap.add_argument("--perceptual", default=None, choices=["teacher", "timm", "none"])
     ap.add_argument("--draws", type=int, default=3); ap.add_argument("--samples", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=0); ap.add_argument("--out", default="benchmarks/results/imle_digits.json")
     a = ap.parse_args()
@@ -64,14 +60,12 @@ if __name__ == "__main__":
         if getattr(a, k) is None: setattr(a, k, getattr(p.imle, k))
     images = ds["train"].images
     if a.few_shot: images = images[few_shot_indices(ds["train"].labels, a.few_shot, seed=a.seed)]
-    perceptual = None
-    if a.perceptual == "teacher":
-        teacher = ContrastiveFeatures.load("outputs/semantic/teacher.safetensors", "the semantic stage")
-        perceptual = R.feature_distance(teacher.net.body)
+    i = dataclasses.replace(p.imle, rematch_epochs=a.rematch_epochs, perceptual=a.perceptual)   # the flags' overrides, validated again
+    perceptual, _ = R.perceptual_distance(i, "outputs/semantic")
     out = Path(a.out)
     result = {"settings": vars(a), "imle": config.to_dict(p)["imle"], "train_images": len(images), "reference": ref.description, "features": ref.name,
               "torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.processor() or platform.machine(), "runs": {}}
     for m in a.mappers:
-        result["runs"][m] = run(m, images, ref, p, a, perceptual)
+        result["runs"][m] = run(m, images, ref, p, i, a, perceptual)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp"); tmp.write_text(json.dumps(result, indent=2) + "\n"); tmp.replace(out)

@@ -133,7 +133,7 @@ class TrainConfig:
     patch_size: int = knob(2, ge=1, doc="2: 2x2 patches of the 4x4 latents, 4 tokens (the recipe sweep, benchmarks/bench_recipe.py: better FID per second than 1)")
     class_conditional: bool = knob(False, doc="condition on labels (with classifier-free guidance dropout)")
     class_dropout: float = knob(0.1, ge=0.0, lt=1.0)
-    steps: int = knob(8000, ge=1, doc="the recipe sweep (benchmarks/bench_recipe.py): FID flat from 4000 on, so 4000 -> 8000 is the plateau test")
+    steps: int = knob(3000, ge=1, doc="the 30-minute default (FID 44.8 at 3000 in the recipe sweep, 39.2 at 6000); make full: 8000, the plateau (the last doubling gains 3.5%)")
     batch_size: int = knob(128, ge=1)
     lr: float = knob(4e-3, gt=0.0, le=1.0)
     weight_decay: float = knob(0.0, ge=0.0)
@@ -143,7 +143,7 @@ class TrainConfig:
     ema_decay: float = knob(0.999, ge=0.0, lt=1.0)
     grad_clip: float = knob(1.0, ge=0.0, doc="0: no clipping")
     checkpoint_every: int = knob(500, ge=1)
-    snapshot_every: int = knob(2000, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never)")
+    snapshot_every: int = knob(1500, ge=0, doc="keep EMA weights every N steps for the FID-vs-steps curve (0: never); half of steps: the last-doubling test")
     log_every: int = knob(25, ge=1)
     processes: int = knob(1, ge=1, doc="training processes per row: N GPUs when there are, else N CPU processes (gloo); batch_size is per process")
 
@@ -210,7 +210,7 @@ class RowsConfig:
 class SampleConfig:
     "How every stage draws samples from a trained flow model (refine_lib.evaluation.draw_samples)."
     sampler: str = knob("auto", choices=SAMPLER_CHOICES, doc="auto: exp-euler on the slerp path (the sphere), euler otherwise")
-    steps: int = knob(50, ge=1, doc="steps of the fixed-step samplers")
+    steps: int = knob(25, ge=1, doc="steps of the fixed-step samplers (make full: 50)")
     cfg_scale: float = knob(1.0, ge=0.0, doc="classifier-free guidance scale (class-conditional models)")
     num_samples: int = knob(1000, ge=0, doc="samples per draw, whatever the size of the test split (0: as many as the test split); 1000: FID sd 2.5 against 10 at 359 (benchmarks/bench_fid_noise.py)")
     snapshots: bool = knob(True, doc="also sample every EMA snapshot of training (FID against training steps)")
@@ -295,7 +295,7 @@ class LirfConfig:
     "The `refine-lirf` stage: few-shot training with and without LIRF's generate-correct-admit loop (refine_lib.lirf)."
     few_shot: int = knob(10, ge=2, doc="training images of the few-shot subset (class-balanced, seeded)")
     model: str = knob("tiny", choices=SIT_SIZE_NAMES, doc="SiT size of every run")
-    steps: int = knob(3000, ge=1, doc="training steps of every run (the same budget with and without LIRF)")
+    steps: int = knob(2000, ge=1, doc="training steps of every run (the same budget with and without LIRF; make full: 3000)")
     batch_size: int = knob(64, ge=1)
     lr: float = knob(1e-3, gt=0.0, le=1.0)
     warmup_steps: int = knob(100, ge=0)
@@ -338,7 +338,7 @@ class BfrConfig:
     base: str = knob("vanilla-linear", doc="the base model: a vanilla row of rows.train (its EMA model); the refiners are trained on it")
     transfer_to: str = knob("", doc="a weaker row of rows.train the refiners are applied to without retraining ('': none; `make bfr-full`: micro-linear)")
     model: str = knob("micro", choices=SIT_SIZE_NAMES, doc="SiT size of every refiner (patch as train.patch_size)")
-    steps: int = knob(4000, ge=1, doc="training steps of every refiner")
+    steps: int = knob(2000, ge=1, doc="training steps of every refiner (DFR's FID is flat from 2000 to 4000; make full: 4000)")
     batch_size: int = knob(128, ge=2, doc="minibatch, re-paired by exact OT (O(n^3): 128 costs ~5 ms a step on CPU)")
     lr: float = knob(2e-3, gt=0.0, le=1.0)
     warmup_steps: int = knob(100, ge=0)
@@ -394,7 +394,7 @@ class ImleConfig:
     base_channels: int = knob(64, ge=1, doc="channels of the synthesis network's 4x4 constant and blocks")
     mlp_depth: int = knob(8, ge=1, doc="layers of the single-pass mapper (RS-IMLE: 8)")
     rtm: RtmMapperConfig = field(default_factory=RtmMapperConfig)
-    steps: int = knob(3000, ge=1, doc="training steps of every row (a row's own `steps` overrides); benchmarks/bench_imle.py: FID still falls at 4000 for RTM")
+    steps: int = knob(1000, ge=1, doc="training steps of every row (a row's own `steps` overrides); make full: 3000; benchmarks/bench_imle.py: FID still falls at 4000 for RTM (make rtm-gpu: 30000)")
     batch_size: int = knob(64, ge=1)
     lr: float = knob(1e-2, gt=0.0, le=1.0, doc="benchmarks/bench_imle.py: 1e-2 trains ~2x faster than 3e-3; 2e-2 diverges (the MLP)")
     warmup_steps: int = knob(50, ge=0)
@@ -410,7 +410,9 @@ class ImleConfig:
     rematch_epochs: float = knob(10.0, gt=0.0, doc="passes over the training images between two selections of the matched latents (RS-IMLE draws its pool per epoch): every 225 steps on the 1438 digits at batch 64, every 10 on a 10-image few-shot set")
     latent_noise: float = knob(1e-3, ge=0.0, doc="noise added to a matched latent at every use (RS-IMLE's)")
     mse_weight: float = knob(0.1, ge=0.0, doc="loss = perceptual + mse_weight x pixel MSE (MSE alone with perceptual: none)")
-    perceptual: str = knob("teacher", choices=("teacher", "none"), doc="teacher: distance of the semantic stage's self-supervised teacher features (never the metrics' classifier); none: MSE only")
+    perceptual: str = knob("teacher", choices=("teacher", "timm", "none"), doc="teacher: distance of the semantic stage's self-supervised teacher features (never the metrics' classifier); timm: the same distance on perceptual_model with local weights (LPIPS/VGG); none: MSE only")
+    perceptual_model: str = knob("", doc="timm model of perceptual: timm (e.g. vgg16.tv_in1k; features_only)")
+    perceptual_weights: str = knob("", doc="local weights file of perceptual_model (nothing is downloaded)")
     h_sweep: list[int] = knob([1, 2, 4, 8, 16], ge=1, doc="outer steps H at inference for the trained RTM rows (evaluate-rtm)")
     flow_baseline: str = knob("vanilla-linear", doc="the flow row of rows.train the full-split IMLE rows are compared with (the few-shot ones: LIRF's baseline run)")
     runs: dict[str, ImleRunConfig] = field(default_factory=lambda: {m: ImleRunConfig(**kw) for m, kw in DEFAULT_IMLE_RUNS.items()},
@@ -421,6 +423,9 @@ class ImleConfig:
         if self.z_dim % self.rtm.tokens:
             raise ParamsError(f"rtm.tokens: {self.rtm.tokens} does not divide imle.z_dim ({self.z_dim}): z is cut into equal tokens")
         if not self.run: raise ParamsError("run: at least one row of imle.runs")
+        if self.perceptual == "timm" and not self.perceptual_model: raise ParamsError("perceptual_model: needed when perceptual is 'timm' (e.g. vgg16.tv_in1k)")
+        if self.perceptual == "timm" and not self.perceptual_weights:
+            raise ParamsError(f"perceptual_weights: a local weights file is needed for perceptual_model '{self.perceptual_model}' (no downloads here)")
         for r in self.run:
             if r not in self.runs:
                 close = difflib.get_close_matches(r, list(self.runs), n=1)

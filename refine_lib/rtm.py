@@ -14,13 +14,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .sit import count_params
 from .data import atomic_save_file, atomic_write_json
-from .training import CheckpointError, LoopConfig, Objective, fit, load_weights
+from .training import CheckpointError, LoopConfig, Objective, fit, load_timm_features, load_weights, module_digest
+from .contrastive import ContrastiveFeatures
 
 # %% auto #0
 __all__ = ['GENERATOR_KEYS', 'PixelNorm', 'MappingMLP', 'SwiGLU', 'MixerBlock', 'RecursiveTokenMapper', 'matched_mlp_hidden',
            'AdaIN', 'StyleBlock', 'Synthesis', 'StyleGenerator', 'build_style_generator', 'random_projection', 'embed',
            'nearest', 'rejection_mask', 'match', 'ImleSettings', 'rematch_interval', 'select_latents', 'ImleState',
-           'feature_distance', 'imle_objective', 'train_imle', 'generate_images', 'w_displacement', 'matched_generator',
+           'feature_distance', 'timm_feature_distance', 'imle_objective', 'train_imle', 'generate_images',
+           'w_displacement', 'matched_generator', 'generator_spec', 'imle_settings', 'perceptual_distance',
            'save_style_generator', 'load_style_generator']
 
 # %% ../nbs/15_rtm.ipynb #fa55b754
@@ -284,7 +286,7 @@ def feature_distance(body: nn.Sequential):
     every position; the distance is the sum over those layers of the mean over positions of the squared difference.
     Spatial maps, not the pooled embedding: the teacher was trained to be invariant to shifts and rotations, so its
     pooled features would not tell a digit from a displaced one. LPIPS/VGG weights cannot be downloaded here; a user's
-    local ones plug in the same way."""
+    local ones plug in through `timm_feature_distance`."""
     acts = (nn.GELU, nn.ReLU, nn.LeakyReLU, nn.SiLU)
     def taps(x):
         out = []
@@ -294,8 +296,34 @@ def feature_distance(body: nn.Sequential):
             if isinstance(m, acts): out.append(F.normalize(x, dim=1))
         if not out: raise ValueError("feature_distance: the network has no nonlinearity with a spatial output to compare")
         return out
-    def dist(x, y): return sum((a - b).pow(2).sum(1).mean((1, 2)) for a, b in zip(taps(x), taps(y)))
+    def dist(x, y):
+        body.to(x.device)   # the network follows the images (the teacher is loaded on the CPU; a GPU run trains on the GPU)
+        return sum((a - b).pow(2).sum(1).mean((1, 2)) for a, b in zip(taps(x), taps(y)))
     return dist
+
+# %% ../nbs/15_rtm.ipynb #a7c41e02
+def timm_feature_distance(model_name: str, weights: str, key: str = "imle.perceptual_weights"):
+    """The same LPIPS-style distance on the feature maps of a timm network with the user's local weights (e.g. VGG-16:
+    `vgg16.tv_in1k`; `features_only`, nothing is downloaded): every map normalised over channels, the squared difference
+    summed over channels and averaged over positions, summed over the maps. Images in [-1, 1] are mapped to the
+    network's normalisation, grey ones repeated to 3 channels and upsampled (to 64 pixels, or half the network's input
+    size) so the deep maps exist. Errors name `key` and the file."""
+    net = load_timm_features(model_name, weights, key)
+    cfg = net.pretrained_cfg
+    mean = torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406))).view(1, 3, 1, 1)
+    std = torch.tensor(cfg.get("std", (0.229, 0.224, 0.225))).view(1, 3, 1, 1)
+    size = max(64, cfg.get("input_size", (3, 224, 224))[-1] // 2)
+    def maps(x):
+        x = (x + 1) / 2
+        if x.shape[1] == 1: x = x.repeat(1, 3, 1, 1)
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        return [F.normalize(f, dim=1) for f in net((x - mean.to(x.device)) / std.to(x.device))]
+    def dist(x, y):
+        net.to(x.device)
+        return sum((a - b).pow(2).sum(1).mean((1, 2)) for a, b in zip(maps(x), maps(y)))
+    dist.net = net   # the frozen network (its digest goes into the checkpoint's settings)
+    return dist
+
 
 # %% ../nbs/15_rtm.ipynb #19aa9e45
 def imle_objective(data: torch.Tensor, data_emb: torch.Tensor, proj, cfg: ImleSettings, perceptual=None) -> Objective:
@@ -370,6 +398,35 @@ def matched_generator(mapper: str, spec: dict, seed: int = 0) -> tuple:
     g = build_style_generator(mapper, spec["z_dim"], spec["w_dim"], spec["image_size"], spec["channels"], spec["base_channels"],
                               spec["mlp_depth"], hidden, seed=seed, **rtm_kw)
     return g, {**spec, "mapper": mapper, "mlp_hidden": hidden}
+
+# %% ../nbs/15_rtm.ipynb #c91e4d26
+def generator_spec(icfg, image_size: int, channels: int) -> dict:
+    "The generator spec (`GENERATOR_KEYS`) of an `imle` params section (`config.ImleConfig`) for images of `image_size` x `channels`."
+    return dict(z_dim=icfg.z_dim, w_dim=icfg.w_dim, image_size=image_size, channels=channels, base_channels=icfg.base_channels,
+                mlp_depth=icfg.mlp_depth, **{k: getattr(icfg.rtm, k) for k in ("tokens", "width", "H", "L", "expansion", "readout")})
+
+def imle_settings(icfg, n_images: int, batch_size: int) -> ImleSettings:
+    "The `ImleSettings` of an `imle` params section for `n_images` training images at `batch_size` (a re-selection every `rematch_epochs` passes)."
+    return ImleSettings(pool_factor=icfg.pool_factor, rejection=icfg.rejection, eps=icfg.eps, reject_k=icfg.reject_k, proj_dim=icfg.proj_dim,
+                        rematch_every=rematch_interval(icfg.rematch_epochs, n_images, batch_size), latent_noise=icfg.latent_noise,
+                        mse_weight=icfg.mse_weight)
+
+def perceptual_distance(icfg, semantic_dir) -> tuple:
+    """`(distance, digest)` of an `imle` params section's `perceptual` choice: 'teacher' (`feature_distance` on the
+    semantic stage's self-supervised teacher, `semantic_dir/teacher.safetensors`), 'timm' (`timm_feature_distance` on
+    `perceptual_model` with the local `perceptual_weights`) or 'none' (`(None, None)`: pixel MSE alone). The digest
+    (of the network's weights) goes into the checkpoint's settings: another network is another run."""
+    if icfg.perceptual == "none": return None, None
+    if icfg.perceptual == "timm":
+        dist = timm_feature_distance(icfg.perceptual_model, icfg.perceptual_weights)
+        return dist, module_digest(dist.net)
+    teacher_file = Path(semantic_dir) / "teacher.safetensors"
+    if not teacher_file.exists():
+        raise FileNotFoundError(f"{teacher_file} not found: imle.perceptual 'teacher' needs the semantic stage's self-supervised teacher "
+                                "(semantic.teacher: ssl); set imle.perceptual: none for pixel MSE alone, or timm with local weights")
+    teacher = ContrastiveFeatures.load(teacher_file, "the semantic stage")
+    return feature_distance(teacher.net.body), module_digest(teacher.net)
+
 
 # %% ../nbs/15_rtm.ipynb #4d39a75d
 def save_style_generator(generator: nn.Module, info: dict, folder) -> Path:

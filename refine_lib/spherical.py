@@ -10,7 +10,7 @@ import contextlib, copy, math, tempfile
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .training import Objective, fit, random_batches, short_loop
+from .training import Objective, fit, load_timm_features, random_batches, short_loop
 from .geometry import (_safe_unit, to_decoder_input, to_flow_space, flow_prior, geometry_key, pack_tokens, project_to_sphere, radial_angular,
                                  spherical_prior, token_norms)
 
@@ -82,12 +82,7 @@ class PerceptualLoss(nn.Module):
     "Mean squared distance between channel-normalised features of a frozen timm network (`features_only`), local weights only."
     def __init__(self, model_name: str, weights: str):
         super().__init__()
-        import timm
-        from pathlib import Path
-        if not Path(weights).is_file(): raise FileNotFoundError(f"decoder.perceptual_weights: {weights} not found (perceptual model {model_name})")
-        try: self.net = timm.create_model(model_name, pretrained=True, features_only=True, pretrained_cfg_overlay=dict(file=str(weights)))
-        except Exception as e: raise ValueError(f"decoder.perceptual_weights: cannot load {weights} into timm model '{model_name}': {e}") from None
-        self.net.eval().requires_grad_(False)
+        self.net = load_timm_features(model_name, weights, "decoder.perceptual_weights")
         cfg = self.net.pretrained_cfg
         self.register_buffer("mean", torch.tensor(cfg.get("mean", (0.485, 0.456, 0.406))).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(cfg.get("std", (0.229, 0.224, 0.225))).view(1, 3, 1, 1))

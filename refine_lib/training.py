@@ -19,9 +19,9 @@ from .data import atomic_save_file, read_metadata
 # %% auto #0
 __all__ = ['log', 'SCHEDULES', 'CKPT_NAME', 'CKPT_FORMAT', 'TIMESTEPS', 'TrainingDiverged', 'CheckpointError', 'LoopConfig',
            'short_loop', 'Objective', 'StepContext', 'strip_compile_prefix', 'save_checkpoint', 'read_checkpoint',
-           'load_weights', 'tensor_digest', 'module_digest', 'lr_at', 'snapshot_path', 'list_snapshots', 'ema_decay_at',
-           'random_batches', 'launch', 'loop_settings', 'checkpoint_step', 'fit', 'sample_timesteps', 'flow_batches',
-           'flow_objective', 'flow_settings', 'train_flow']
+           'load_weights', 'tensor_digest', 'module_digest', 'load_timm_features', 'lr_at', 'snapshot_path',
+           'list_snapshots', 'ema_decay_at', 'random_batches', 'launch', 'loop_settings', 'checkpoint_step', 'fit',
+           'sample_timesteps', 'flow_batches', 'flow_objective', 'flow_settings', 'train_flow']
 
 # %% ../nbs/07_training.ipynb #e6a7cc8f
 log = logging.getLogger(__name__)
@@ -161,6 +161,23 @@ def module_digest(m: nn.Module) -> str:
     h = hashlib.md5()
     for k, v in m.state_dict().items(): h.update(k.encode()); h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+# %% ../nbs/07_training.ipynb #f6c8d3b2
+def load_timm_features(model_name: str, weights, key: str) -> nn.Module:
+    """A frozen timm network `model_name` as a feature extractor (`features_only`: its intermediate maps) with the weights
+    of the local file `weights` (safetensors, or a torch file read with `weights_only`; nothing is downloaded). Loaded
+    here rather than by timm, whose `features_only` loading is not strict: another network's file would load nothing
+    and leave a random network without a word. Errors name the params `key` and the file."""
+    import timm
+    if not Path(weights).is_file(): raise FileNotFoundError(f"{key}: {weights} not found (timm model {model_name})")
+    net = timm.create_model(model_name, pretrained=False, features_only=True)
+    try:
+        sd = load_file(str(weights)) if str(weights).endswith(".safetensors") else torch.load(weights, map_location="cpu", weights_only=True)
+        missing = net.load_state_dict(sd, strict=False).missing_keys
+    except Exception as e: raise ValueError(f"{key}: cannot load {weights} into timm model '{model_name}': {e}") from None
+    if missing: raise ValueError(f"{key}: cannot load {weights} into timm model '{model_name}': the file lacks {len(missing)} of its tensors ({missing[0]}, ...)")
+    return net.eval().requires_grad_(False)
 
 
 # %% ../nbs/07_training.ipynb #7fe32862

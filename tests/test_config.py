@@ -41,7 +41,7 @@ def test_params_yaml_holds_the_library_defaults():
     ("seed: -1\n", "seed: -1 is out of range (must be >= 0)"),
     ("data: [1, 2]\n", "data: expected a mapping"),
     ("seed: 0\n  bad: indentation\n", "not valid YAML"),
-    ("lirf:\n  interval: 4000\n", "lirf: interval: 4000 must be smaller than steps (3000)"),
+    ("lirf:\n  interval: 4000\n", "lirf: interval: 4000 must be smaller than steps (2000)"),
     ("lirf:\n  runs:\n    x: {latents: semantc}\n", "lirf.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
     ("rows:\n  train: [vanilla-linear, subset-loss-50]\n", "rows.train: 'subset-loss-50' trains on a subset (loss): list it in rows.reduced"),
     ("rows:\n  train: [vanila-linear]\n", "did you mean 'vanilla-linear'?"),
@@ -61,6 +61,9 @@ def test_params_yaml_holds_the_library_defaults():
     ("imle:\n  run: [imle-rtn]\n", "did you mean 'imle-rtm'?"),
     ("imle:\n  runs:\n    x: {mapper: mpl}\n", "imle.runs.x.mapper: 'mpl' is not one of ['mlp', 'rtm']"),
     ("imle:\n  flow_baseline: vanila-linear\n", "imle.flow_baseline: 'vanila-linear' is not in rows.train"),
+    ("imle:\n  perceptual: timm\n", "perceptual_model: needed when perceptual is 'timm'"),
+    ("imle:\n  perceptual: timm\n  perceptual_model: vgg16.tv_in1k\n", "perceptual_weights: a local weights file is needed for perceptual_model 'vgg16.tv_in1k'"),
+    ("imle:\n  perceptual: lpips\n", "imle.perceptual: 'lpips' is not one of ['teacher', 'timm', 'none']"),
 ])
 def test_bad_params_name_the_file_and_key(tmp_path, text, fragment):
     f = write(tmp_path, text)
@@ -122,3 +125,25 @@ def test_dvc_yaml_matrices_follow_the_rows():
     # only the stability family waits for the scores; the merge reads the rows files, not models
     assert [n for n, s in stages.items() if "outputs/scores" in s["deps"]] == ["train-subset"]
     assert all(d.startswith(("metrics/", "outputs/sample", "outputs/train")) for d in stages["evaluate"]["deps"] if not d.startswith(("nbs/", "refine_lib/")))
+
+
+def test_make_full_is_the_params_of_the_committed_full_results(tmp_path):
+    """`make full`'s overrides on params.yaml give exactly the params reports/full/ was computed with, so the committed
+    full results (the README's numbers) are what the preset reproduces; and the default differs from them only in budgets."""
+    mk = (ROOT / "Makefile").read_text()
+    defs = {l.split(":=")[0].strip(): l.split(":=", 1)[1].strip() for l in mk.splitlines() if ":=" in l and l[:1].isupper()}
+    overrides = defs["FULL_OVERRIDES"].replace("$(FULL_FLOW)", defs["FULL_FLOW"])
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    keys = []
+    for tok in overrides.split("-S")[1:]:
+        key, val = tok.strip().split("=", 1)
+        *path, last = key.split(".")
+        d = raw
+        for k in path: d = d[k]
+        assert last in d, key
+        d[last] = yaml.safe_load(val); keys.append(key)
+    f = tmp_path / "params.yaml"; f.write_text(yaml.safe_dump(raw))
+    full = to_dict(load_params(ROOT / "reports" / "full" / "params.yaml"))
+    assert to_dict(load_params(f)) == full
+    assert sorted(keys) == sorted(set(keys)) and all(k.endswith(("steps", "snapshot_every")) for k in keys)   # budgets only
+    assert "$(FULL_OVERRIDES)" in mk.split("\nseeds:")[1].split("\n\n")[0]   # the presets build on the full budgets
