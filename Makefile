@@ -39,7 +39,7 @@ repro: data
 # 56 min on 2 CPU cores from scratch. Its results are committed in reports/full/ (the README's numbers); the presets
 # below build on these budgets.
 FULL_FLOW := -S train.steps=8000 -S train.snapshot_every=2000 -S sample.steps=50 -S lirf.steps=3000 -S bfr.steps=4000
-FULL_OVERRIDES := $(FULL_FLOW) -S imle.steps=3000
+FULL_OVERRIDES := $(FULL_FLOW) -S imle.steps=3000 -S imle.snapshot_every=500
 full: data
 	bin/exp-run -n full $(FULL_OVERRIDES)
 

@@ -24,8 +24,8 @@ log = logging.getLogger(__name__)
 __all__ = ['log', 'PAIRINGS', 'BFR_COLUMNS', 'INVERSION_COLUMNS', 'ot_pairing', 'paired_batch', 'vp_mix', 'gaussian_blur',
            'augment_generated', 'lfr_batches', 'dfr_batches', 'MLPVelocity', 'train_refiner', 'solve_model', 'refine',
            'refined_noise', 'lfr_generate', 'invert', 'round_trip', 'energy_distance', 'ks_normal', 'gaussian_bias',
-           'row_name', 'bfr_claims', 'check_base', 'check_refiner', 'plot_inversion_bias', 'plot_nfe_curves',
-           'bfr_rows']
+           'row_name', 'bfr_claims', 'claim_settings', 'check_base', 'check_refiner', 'plot_inversion_bias',
+           'plot_nfe_curves', 'bfr_rows']
 
 # %% ../nbs/14_bfr.ipynb #f0d67ed3
 def ot_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -207,6 +207,16 @@ def bfr_claims(base: str, weak: str | None, dfr_steps: int, lfr_steps: int = 10)
                      dict(name="DFR transfers to a weaker base (FID)", a=row_name(weak, "dfr", "euler", dfr_steps), b=weak, paper="DFR transfers better than LFR")]
     return out
 
+# %% ../nbs/14_bfr.ipynb #c3f1a9e7
+def claim_settings(cfg) -> dict:
+    """Which refiner rows the claims and the before/after grids compare, from a `bfr` params section: `lfr`, LFR's
+    first sampler (the paper's one step); `dfr`, DFR's multi-step Euler (the most steps of `dfr_samplers`); and their
+    step counts `dfr_steps` and `lfr_steps` (LFR's most steps: the other side of the over-refinement claim)."""
+    dfr_steps = max(parse_refiner_sampler(s)[1] for s in cfg.dfr_samplers)
+    return {"lfr": cfg.lfr_samplers[0], "dfr": f"euler-{dfr_steps}", "dfr_steps": dfr_steps,
+            "lfr_steps": max(parse_refiner_sampler(s)[1] for s in cfg.lfr_samplers)}
+
+
 # %% ../nbs/14_bfr.ipynb #88ec0b2d
 def check_base(info: dict, stats, where) -> None:
     """Refuse a base model trained on other latents than the encode stage's (its `model.json` records their per-channel
@@ -274,7 +284,7 @@ def bfr_rows(bases: dict, refiners: dict, cfg, sampler_for, base_steps: int, sco
     against what every row is scored (`evaluation.score_sets`); `decoder`, `stats`: the latents' decoder;
     `sample_dir`: the sample stage's outputs. Returns `(rows, shown)`: `{row: scores and record}` and the first 64 images
     of each seed-0 row (the before/after grids)."""
-    claim_setting = {"lfr": cfg.lfr_samplers[0], "dfr": f"euler-{max(parse_refiner_sampler(s)[1] for s in cfg.dfr_samplers)}"}
+    claim_setting = claim_settings(cfg)   # a transfer target gets the claims' rows only
     keys = ("base", "refiner", "refiner_sampler", "refiner_nfe", "base_nfe", "refined_noise_std")
     rows, shown = {}, {}
     for b, (base, info) in bases.items():

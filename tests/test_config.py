@@ -41,7 +41,7 @@ def test_params_yaml_holds_the_library_defaults():
     ("seed: -1\n", "seed: -1 is out of range (must be >= 0)"),
     ("data: [1, 2]\n", "data: expected a mapping"),
     ("seed: 0\n  bad: indentation\n", "not valid YAML"),
-    ("lirf:\n  interval: 4000\n", "lirf: interval: 4000 must be smaller than steps (2000)"),
+    ("lirf:\n  interval: 4000\n", "lirf: interval: 4000 must be smaller than steps (1500)"),
     ("lirf:\n  runs:\n    x: {latents: semantc}\n", "lirf.runs.x.latents: 'semantc' is not one of ['plain', 'semantic']"),
     ("rows:\n  train: [vanilla-linear, subset-loss-50]\n", "rows.train: 'subset-loss-50' trains on a subset (loss): list it in rows.reduced"),
     ("rows:\n  train: [vanila-linear]\n", "did you mean 'vanilla-linear'?"),
